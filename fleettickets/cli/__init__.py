@@ -1,0 +1,27 @@
+"""`fleettickets`: the operators' command line. One module per command group.
+
+Each command parses its arguments, calls the library function of the same name and turns
+domain errors into one clean message with a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from fleettickets.cli.admin import migrate, status
+from fleettickets.cli.ingest import ingest, quarantine
+from fleettickets.cli.sample import sample
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Keep the tickets schema in step with the ticket change stream."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "botocore", "urllib3"):  # request lines would drown the summary
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+for command in (migrate, status, ingest, quarantine, sample):
+    main.add_command(command)

@@ -1,0 +1,44 @@
+"""`ingest` and `quarantine`: moving the change stream forward."""
+
+from __future__ import annotations
+
+import click
+
+from fleettickets import storage
+from fleettickets.cli.common import DATASET_ARG, domain_errors, settings
+from fleettickets.datasets import get_dataset
+from fleettickets.ingest import render_summary
+
+
+@click.command()
+@DATASET_ARG
+@click.option("--dry-run", is_flag=True, help="Report per file what would change; write nothing.")
+@click.option("--reseed", is_flag=True, help="Replay processed/ and changes/ in order (safe live).")
+@click.option("--from-key", default=None, help="With --reseed: start at this file (key or file name).")
+@click.option("--wait", is_flag=True, help="Wait for a running ingest of the dataset instead of exiting.")
+def ingest(dataset: str, dry_run: bool, reseed: bool, from_key: str | None, wait: bool) -> None:
+    """Apply DATASET's pending change files through the ingest-<dataset> Prefect flow."""
+    if from_key and not reseed:
+        raise click.UsageError("--from-key goes with --reseed")
+    from flows.ingest import INGEST_FLOWS, IngestFailed  # imports Prefect: only when ingesting
+
+    try:
+        result = INGEST_FLOWS[dataset](reseed=reseed, from_key=from_key, dry_run=dry_run, wait=wait)
+    except IngestFailed as exc:
+        click.echo(render_summary(exc.summary))
+        raise click.ClickException(str(exc)) from None
+    click.echo(render_summary(result))
+    if result["status"] == "locked":
+        click.echo(f"another ingest of {dataset} is running; this run exited without changes")
+
+
+@click.command()
+@DATASET_ARG
+@click.argument("key")
+def quarantine(dataset: str, key: str) -> None:
+    """Move change file KEY of DATASET to quarantine/ so the stream goes on without it."""
+    with domain_errors():
+        config = settings()
+        target = storage.quarantine(storage.make_s3_client(config), config.s3_bucket,
+                                    get_dataset(dataset), key)
+    click.echo(f"quarantined: {target}")

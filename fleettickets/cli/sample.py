@@ -1,0 +1,45 @@
+"""`sample`: deterministic, contract-true exports for the demo, tests and bench."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import click
+
+from fleettickets import sample as sample_lib
+from fleettickets import storage
+from fleettickets.cli.common import domain_errors, settings
+from fleettickets.datasets import DATASETS
+
+
+@click.command()
+@click.option("--to", "to", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write into DIR/<dataset>/.")
+@click.option("--to-bucket", is_flag=True, help="Upload under automations/<dataset>/changes/.")
+@click.option("--dataset", type=click.Choice(sorted(DATASETS)), default=None,
+              help="One dataset (default: both).")
+@click.option("--rows", type=int, default=31434, show_default=True, help="Baseline rows.")
+@click.option("--deltas", type=int, default=3, show_default=True, help="Delta files after the baseline.")
+@click.option("--seed", type=int, default=7, show_default=True, help="Same seed, same bytes.")
+def sample(to: Path | None, to_bucket: bool, dataset: str | None, rows: int, deltas: int,
+           seed: int) -> None:
+    """Generate a baseline plus deltas per dataset, to a folder (--to) or the bucket (--to-bucket)."""
+    if (to is None) == (not to_bucket):
+        raise click.UsageError("give exactly one of --to DIR or --to-bucket")
+    names = [dataset] if dataset else sorted(DATASETS)
+    with domain_errors(), tempfile.TemporaryDirectory(prefix="fleettickets-sample-") as tmp:
+        root = to or Path(tmp)
+        client = None
+        if to_bucket:
+            config = settings()
+            client = storage.make_s3_client(config)
+            storage.ensure_bucket(client, config.s3_bucket)
+        for name in names:
+            paths = sample_lib.write_stream(name, root / name, rows=rows, deltas=deltas, seed=seed)
+            if client is not None:
+                keys = storage.upload_files(client, config.s3_bucket, DATASETS[name], paths)
+                click.echo(f"{name}: uploaded {len(keys)} files to s3://{config.s3_bucket}/"
+                           f"{DATASETS[name].changes_prefix}")
+            else:
+                click.echo(f"{name}: wrote {len(paths)} files to {root / name}")

@@ -1,0 +1,11 @@
+-- Rows of one file, in file order (seq), dropped at commit.
+CREATE TEMP TABLE staged (
+    seq bigint GENERATED ALWAYS AS IDENTITY,
+    raw jsonb NOT NULL
+) ON COMMIT DROP;
+CREATE TEMP TABLE applied (
+    ticket_id text PRIMARY KEY,
+    inserted  boolean NOT NULL,
+    old_raw   jsonb,
+    new_raw   jsonb NOT NULL
+) ON COMMIT DROP;

@@ -1,0 +1,160 @@
+"""The bucket side of the stream: list, download, archive, quarantine, upload.
+
+Only calls RustFS and MinIO support: path-style addressing, checksums only when required,
+ListObjectsV2, GetObject, PutObject, CopyObject, DeleteObject.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from fleettickets.config import Settings
+from fleettickets.datasets import Dataset, parse_file_ts
+from fleettickets.errors import NotFoundError
+
+log = logging.getLogger(__name__)
+
+BOTOCORE_CONFIG = {
+    "s3": {"addressing_style": "path"},
+    "request_checksum_calculation": "when_required",
+    "response_checksum_validation": "when_required",
+    "retries": {"max_attempts": 4, "mode": "standard"},
+    "connect_timeout": 10,
+    "read_timeout": 60,
+}
+
+
+@dataclass(frozen=True)
+class ChangeFile:
+    key: str  # where the object is now (changes/ or processed/)
+    name: str  # <ts>.csv
+    ts: datetime
+    etag: str
+    size: int
+
+    @property
+    def in_changes(self) -> bool:
+        return "/changes/" in self.key
+
+
+@dataclass(frozen=True)
+class Listing:
+    files: list[ChangeFile]  # ascending by file-name timestamp
+    skipped: list[str]  # keys under the prefix that are not change files
+
+
+def make_s3_client(settings: Settings) -> Any:
+    """A boto3 S3 client built through prefect-aws (endpoint on the client parameters)."""
+    from prefect_aws import AwsClientParameters, AwsCredentials
+
+    credentials = AwsCredentials(
+        aws_access_key_id=settings.s3_access_key,
+        aws_secret_access_key=settings.s3_secret_key,
+        region_name=settings.s3_region,
+        aws_client_parameters=AwsClientParameters(
+            endpoint_url=settings.s3_endpoint_url, config=BOTOCORE_CONFIG
+        ),
+    )
+    return credentials.get_s3_client()
+
+
+def _objects(client: Any, bucket: str, prefix: str) -> Iterable[dict]:
+    paginator = client.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+        yield from page.get("Contents", [])
+
+
+def _change_files(client: Any, bucket: str, prefix: str, skipped: list[str]) -> list[ChangeFile]:
+    files = []
+    for obj in _objects(client, bucket, prefix):
+        key = obj["Key"]
+        rest = key[len(prefix):]
+        ts = parse_file_ts(key)
+        if "/" in rest or ts is None:  # folder markers, .tmp, .json, nested keys
+            skipped.append(key)
+            continue
+        files.append(ChangeFile(key, rest, ts, obj.get("ETag", "").strip('"'), obj["Size"]))
+    return files
+
+
+def list_change_files(client: Any, bucket: str, dataset: Dataset) -> Listing:
+    """Files waiting under changes/, in file-name timestamp order (never LastModified)."""
+    skipped: list[str] = []
+    files = _change_files(client, bucket, dataset.changes_prefix, skipped)
+    return Listing(sorted(files, key=lambda f: f.ts), skipped)
+
+
+def list_replay_files(client: Any, bucket: str, dataset: Dataset, from_name: str | None) -> Listing:
+    """Every file of the stream (processed/ and changes/), from `from_name` on, in order.
+
+    A file in both places (archived copy made, delete not yet done) is listed once,
+    from changes/, so the replay also finishes its archiving.
+    """
+    skipped: list[str] = []
+    by_name: dict[str, ChangeFile] = {}
+    for prefix in (dataset.processed_prefix, dataset.changes_prefix):
+        for f in _change_files(client, bucket, prefix, skipped):
+            by_name[f.name] = f
+    start = parse_file_ts(from_name) if from_name else None
+    files = [f for f in by_name.values() if start is None or f.ts >= start]
+    return Listing(sorted(files, key=lambda f: f.ts), skipped)
+
+
+def download(client: Any, bucket: str, key: str, dest: Path) -> Path:
+    """Stream an object to a local file (a 10x baseline never sits in memory)."""
+    body = client.get_object(Bucket=bucket, Key=key)["Body"]
+    with dest.open("wb") as out:
+        for chunk in body.iter_chunks(chunk_size=1 << 20):
+            out.write(chunk)
+    return dest
+
+
+def _move(client: Any, bucket: str, source_key: str, target_key: str) -> None:
+    # Copy first, delete second: a crash in between leaves two copies, never none.
+    client.copy_object(Bucket=bucket, Key=target_key, CopySource={"Bucket": bucket, "Key": source_key})
+    client.delete_object(Bucket=bucket, Key=source_key)
+
+
+def archive(client: Any, bucket: str, dataset: Dataset, name: str) -> str:
+    """Move changes/<name> to processed/<name> (only ever after the file committed)."""
+    target = dataset.processed_prefix + name
+    _move(client, bucket, dataset.changes_key(name), target)
+    return target
+
+
+def quarantine(client: Any, bucket: str, dataset: Dataset, key_or_name: str) -> str:
+    """Move a change file out of the stream into quarantine/; returns the new key."""
+    name = PurePosixPath(key_or_name).name
+    source = dataset.changes_key(name)
+    try:
+        client.head_object(Bucket=bucket, Key=source)
+    except client.exceptions.ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+            raise NotFoundError(f"{source}: no such change file in bucket {bucket}") from None
+        raise
+    target = dataset.quarantine_prefix + name
+    _move(client, bucket, source, target)
+    return target
+
+
+def ensure_bucket(client: Any, bucket: str) -> None:
+    try:
+        client.head_bucket(Bucket=bucket)
+    except client.exceptions.ClientError:
+        client.create_bucket(Bucket=bucket)
+
+
+def upload_files(client: Any, bucket: str, dataset: Dataset, paths: Iterable[Path]) -> list[str]:
+    """Put local change files under the dataset's changes/ prefix (sample and tests)."""
+    keys = []
+    for path in paths:
+        key = dataset.changes_key(path.name)
+        with path.open("rb") as body:
+            client.put_object(Bucket=bucket, Key=key, Body=body)
+        keys.append(key)
+    return keys

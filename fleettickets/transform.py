@@ -1,0 +1,128 @@
+"""CSV export -> cleaned rows ready for COPY, per the export contract.
+
+Reads in chunks (a 10x baseline never sits in memory) and writes one JSON object per
+line in COPY text format. Load semantics: the output holds every kept row in file
+order; duplicate ticket ids are resolved later in SQL (last occurrence wins).
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from dataclasses import asdict, dataclass
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+
+from fleettickets.errors import SchemaDriftError, UnreadableFileError
+
+log = logging.getLogger(__name__)
+
+SENTINEL_PREFIX = "EXPORT STOPPED DUE TO EXCESSIVE SIZE"
+CONTRACT_COLUMNS: tuple[str, ...] = tuple(
+    resources.files("fleettickets").joinpath("columns.txt").read_text(encoding="utf-8").split()
+)
+# Constants of the export and bookkeeping the contract drops; is_alarm only selects rows.
+DROPPED_COLUMNS = frozenset(
+    {
+        "source_type", "department", "service_type", "is_alarm",
+        "week_start", "week_end", "source_s3_bucket", "source_s3_key", "source_snapshot_id",
+    }
+)
+KEPT_COLUMNS: tuple[str, ...] = tuple(c for c in CONTRACT_COLUMNS if c not in DROPPED_COLUMNS)
+CHUNK_ROWS = 20_000
+
+
+@dataclass
+class TransformStats:
+    rows_read: int = 0  # data lines, sentinel included
+    dropped_sentinel: int = 0
+    dropped_alarm: int = 0
+    dropped_invalid: int = 0  # rows without a ticket_id
+    rows_staged: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def check_header(key: str, columns: list[str]) -> None:
+    """Map by header name: any missing or unknown column is schema drift."""
+    seen = [c.strip() for c in columns]
+    missing = [c for c in CONTRACT_COLUMNS if c not in seen]
+    unknown = [c for c in seen if c not in CONTRACT_COLUMNS]
+    duplicated = sorted({c for c in seen if seen.count(c) > 1})
+    if missing or unknown or duplicated:
+        raise SchemaDriftError(key, missing, unknown + [f"{c} (repeated)" for c in duplicated])
+
+
+def _read_header(key: str, path: Path) -> list[str]:
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            header = next(csv.reader(f), None)
+    except UnicodeDecodeError as exc:
+        raise UnreadableFileError(key, f"not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    if not header:
+        raise UnreadableFileError(key, "empty file (no header line)")
+    return header
+
+
+def _clean(chunk: pd.DataFrame, first_row: int, key: str, stats: TransformStats) -> pd.DataFrame:
+    ticket_id = chunk["ticket_id"].str.strip()
+    sentinel = ticket_id.str.startswith(SENTINEL_PREFIX)
+    invalid = ticket_id.eq("") & ~sentinel
+    alarm = chunk["is_alarm"].str.strip().str.lower().eq("true") & ~sentinel & ~invalid
+    stats.rows_read += len(chunk)
+    stats.dropped_sentinel += int(sentinel.sum())
+    stats.dropped_alarm += int(alarm.sum())
+    stats.dropped_invalid += int(invalid.sum())
+    for position in chunk.index[invalid][:5]:
+        log.warning("%s: data row %d has no ticket_id; dropped", key, first_row + position + 1)
+
+    keep = ~(sentinel | invalid | alarm)
+    rows = chunk.loc[keep, list(KEPT_COLUMNS)].copy()
+    rows["ticket_id"] = ticket_id[keep]
+    rows["region"] = rows["region"].str.strip().str.lower()
+    rows["raw_status"] = rows["raw_status"].str.strip().str.upper()
+    rows["bucket"] = rows["bucket"].str.strip()
+    rows["is_actionable"] = rows["is_actionable"].str.strip().str.lower()
+    # The contract's only null marker is the empty string.
+    return rows.mask(rows.eq(""))
+
+
+def transform_file(key: str, source: Path, dest: Path, chunk_rows: int = CHUNK_ROWS) -> TransformStats:
+    """Clean `source` into `dest` (one JSON row per line, COPY text format)."""
+    header = _read_header(key, source)
+    check_header(key, header)
+    stats = TransformStats()
+    try:
+        reader = pd.read_csv(
+            source,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            encoding="utf-8-sig",
+            chunksize=chunk_rows,
+            engine="c",
+        )
+        with reader, dest.open("w", encoding="utf-8", newline="\n") as out:
+            first_row = 0
+            for chunk in reader:
+                chunk.columns = [c.strip() for c in chunk.columns]
+                chunk.index = pd.RangeIndex(len(chunk))
+                rows = _clean(chunk, first_row, key, stats)
+                first_row += len(chunk)
+                if rows.empty:
+                    continue
+                lines = rows.to_json(orient="records", lines=True, force_ascii=False)
+                # COPY text format: backslash is the escape character. JSON escapes
+                # newlines, tabs and control characters, so one object stays one line.
+                out.write(lines.replace("\\", "\\\\"))
+                if not lines.endswith("\n"):
+                    out.write("\n")
+                stats.rows_staged += len(rows)
+    except UnicodeDecodeError as exc:
+        raise UnreadableFileError(key, f"not UTF-8 ({exc.reason})") from None
+    except (pd.errors.ParserError, csv.Error) as exc:
+        raise UnreadableFileError(key, f"malformed CSV: {exc}".strip()) from None
+    return stats

@@ -1,0 +1,87 @@
+"""Thin Prefect tasks over the Prefect-free library (fleettickets.*).
+
+Tasks take a DSN or settings, never a live connection, and never cache: every run must
+look at the bucket and the database as they are now.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from fleettickets import storage
+from fleettickets.apply import FileResult, apply_change_file
+from fleettickets.config import Settings
+from fleettickets.datasets import Dataset
+from fleettickets.db import connect
+from fleettickets.errors import ChangeFileError
+from fleettickets.ingest import PlannedFile
+from fleettickets.transform import TransformStats, transform_file
+
+TASK_DEFAULTS: dict[str, Any] = {"cache_policy": NO_CACHE, "persist_result": False}
+
+
+def _transient_db_error(task, task_run, state) -> bool:  # noqa: ANN001 - Prefect's callback shape
+    """Retry apply only on connection-level failures; a bad file never gets better."""
+    try:
+        exc = state.result(raise_on_failure=False)
+    except Exception:  # noqa: BLE001
+        return False
+    return isinstance(exc, psycopg.OperationalError) and not isinstance(exc, ChangeFileError)
+
+
+@task(name="list changes", retries=3, retry_delay_seconds=[2, 5, 15], **TASK_DEFAULTS)
+def list_changes(settings: Settings, dataset: Dataset, reseed: bool, from_key: str | None) -> storage.Listing:
+    client = storage.make_s3_client(settings)
+    if reseed:
+        listing = storage.list_replay_files(client, settings.s3_bucket, dataset, from_key)
+    else:
+        listing = storage.list_change_files(client, settings.s3_bucket, dataset)
+    logger = get_run_logger()
+    for key in listing.skipped:
+        logger.info("skipped %s: not a change file (<YYYY-MM-DDTHH-mm-ss>.csv)", key)
+    logger.info("%d change files listed under %s", len(listing.files), dataset.root)
+    return listing
+
+
+@task(name="download", retries=3, retry_delay_seconds=[2, 5, 15], **TASK_DEFAULTS)
+def download(settings: Settings, planned: PlannedFile, workdir: Path) -> Path:
+    client = storage.make_s3_client(settings)
+    return storage.download(client, settings.s3_bucket, planned.change.key, workdir / planned.change.name)
+
+
+@task(name="transform", **TASK_DEFAULTS)
+def transform(planned: PlannedFile, raw_path: Path) -> tuple[Path, TransformStats]:
+    staged = raw_path.with_suffix(".staged")
+    stats = transform_file(planned.change.key, raw_path, staged)
+    raw_path.unlink(missing_ok=True)
+    return staged, stats
+
+
+@task(name="apply", retries=2, retry_delay_seconds=[3, 10], retry_condition_fn=_transient_db_error,
+      **TASK_DEFAULTS)
+def apply(
+    settings: Settings, dataset: Dataset, planned: PlannedFile, staged: Path, stats: TransformStats,
+    dry_run: bool,
+) -> FileResult:
+    with connect(settings.database_url, autocommit=True) as conn:
+        result = apply_change_file(
+            conn, dataset, planned.change, staged, stats,
+            late=planned.late, replay=planned.action == "replay", dry_run=dry_run,
+        )
+    if planned.late:
+        get_run_logger().warning(
+            "%s is late (older than the watermark): applied under the never-older guard;"
+            " %d rows were newer in the table", planned.change.key, result.stale,
+        )
+    return result
+
+
+@task(name="archive", retries=3, retry_delay_seconds=[2, 5, 15], **TASK_DEFAULTS)
+def archive(settings: Settings, dataset: Dataset, planned: PlannedFile) -> str:
+    client = storage.make_s3_client(settings)
+    return storage.archive(client, settings.s3_bucket, dataset, planned.change.name)
