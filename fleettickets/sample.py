@@ -19,10 +19,10 @@ import random
 import sys
 from array import array
 from bisect import bisect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 EAT = timezone(timedelta(hours=3))
 DEFAULT_START = datetime(2026, 6, 15, 6, 0, tzinfo=EAT)
@@ -300,6 +300,8 @@ _HOUR = 3_600
 _LAG = 2 * _DAY  # content lags the export (a daily spreadsheet)
 _SPAN = 8 * _DAY  # creation times of a baseline: ~10..2 days before the file time
 _EPOCH = datetime(1970, 1, 1)
+_DATES: dict[int, str] = {}  # day number -> ISO date, a cache for _ts
+T = TypeVar("T")
 _UNBORN, _CLOSED = -1, 4  # stages: -1 planned, 0..3 open (New..Pending), 4 closed
 _ALARM_BIT, _NO_CAS_BIT = 1, 2
 
@@ -328,9 +330,25 @@ def change_file_name(ts: datetime) -> str:
     return ts.strftime("%Y-%m-%dT%H-%M-%S.csv")
 
 
+def _pick(r: random.Random, seq: Sequence[T]) -> T:
+    """r.choice, faster (one C call)."""
+    return seq[int(r.random() * len(seq))]
+
+
+def _below(r: random.Random, n: int) -> int:
+    """r.randrange(n), faster (one C call)."""
+    return int(r.random() * n)
+
+
 def _ts(s: int) -> str:
     """Naive EAT 'YYYY-MM-DD HH:MM:SS' from seconds since the naive epoch."""
-    return str(_EPOCH + timedelta(seconds=s))
+    day, second = divmod(s, _DAY)
+    date = _DATES.get(day)
+    if date is None:
+        date = _DATES[day] = (_EPOCH + timedelta(days=day)).date().isoformat()
+    hour, second = divmod(second, _HOUR)
+    minute, second = divmod(second, 60)
+    return f"{date} {hour:02d}:{minute:02d}:{second:02d}"
 
 
 def _source_ts(r: random.Random, s: int) -> str:
@@ -342,11 +360,11 @@ def _source_ts(r: random.Random, s: int) -> str:
         text = _ts(s)
         return f"{text[:10]}T{text[11:]}"
     if x < 0.975:
-        return f"{_ts(s)}.{r.randrange(1_000_000):06d}"
+        return f"{_ts(s)}.{_below(r, 1_000_000):06d}"
     if x < 0.997:
         text = _ts(s)
-        return f"{text[:10]}T{text[11:]}.{r.randrange(1000):03d}"
-    return r.choice(_BAD_TIMES)
+        return f"{text[:10]}T{text[11:]}.{_below(r, 1000):03d}"
+    return _pick(r, _BAD_TIMES)
 
 
 def _plus_code(lat: float, lng: float) -> str:
@@ -375,58 +393,50 @@ def _location(r: random.Random, cluster: str, region: str, lat: float, lng: floa
             return code
         if y < 0.8:
             return f"{code[4:]} {cluster}"
-        return f"{r.choice(_BUILDINGS)}, {code[4:]} {cluster}"
-    road = r.choice(_ROADS[region])
-    t = r.randrange(9)
+        return f"{_pick(r, _BUILDINGS)}, {code[4:]} {cluster}"
+    road = _pick(r, _ROADS[region])
+    t = _below(r, 9)
     if t == 0:
-        parts = [r.choice(_BUILDINGS), road]
+        parts = [_pick(r, _BUILDINGS), road]
     elif t == 1:
-        parts = [f"{r.choice(_BUILDINGS)} Hse No. {r.randint(1, 120)}", r.choice(_LANDMARKS)]
+        parts = [f"{_pick(r, _BUILDINGS)} Hse No. {1 + _below(r, 120)}", _pick(r, _LANDMARKS)]
     elif t == 2:
-        parts = [road, r.choice(_LANDMARKS)]
+        parts = [road, _pick(r, _LANDMARKS)]
     elif t == 3:
-        parts = [f'Opp. "{r.choice(_MALLS[region])}" mall', road]
+        parts = [f'Opp. "{_pick(r, _MALLS[region])}" mall', road]
     elif t == 4:
-        parts = [cluster, road, f"Block {r.choice('ABCDEFG')} Apt {r.randint(1, 40)}"]
+        parts = [cluster, road, f"Block {_pick(r, 'ABCDEFG')} Apt {1 + _below(r, 40)}"]
     elif t == 5:
-        parts = [f"Plot {r.randint(100, 9999)}/{r.randint(1, 300)} off {road}"]
+        parts = [f"Plot {100 + _below(r, 9900)}/{1 + _below(r, 300)} off {road}"]
     elif t == 6:
-        landmark = r.choice(_LANDMARKS)
+        landmark = _pick(r, _LANDMARKS)
         parts = [landmark[0].upper() + landmark[1:], cluster]
     elif t == 7:
-        parts = [f"House {r.randint(1, 80)} {r.choice(_BUILDINGS)}"]
+        parts = [f"House {1 + _below(r, 80)} {_pick(r, _BUILDINGS)}"]
     else:
-        apt = f"{r.choice(_BUILDINGS)} Apt {r.choice('ABCD')}{r.randint(1, 24)}"
-        parts = [apt, road, r.choice(_LANDMARKS)]
+        apt = f"{_pick(r, _BUILDINGS)} Apt {_pick(r, 'ABCD')}{1 + _below(r, 24)}"
+        parts = [apt, road, _pick(r, _LANDMARKS)]
     if len(parts) > 1 and r.random() < 0.07:
         return "\n".join(parts)
     return ", ".join(parts)
 
 
 def _alarm_summary(r: random.Random, cluster: str) -> tuple[str, str]:
-    template, category = r.choice(_ALARMS)
+    template, category = _pick(r, _ALARMS)
     site = cluster.replace(" ", "").replace("'", "")[:3].upper()
     summary = template.format(
         ont=f"HWTC{r.getrandbits(32):08X}",
-        olt=f"OLT-{site}-{r.randint(1, 12):02d}",
-        port=f"{r.randint(0, 1)}/{r.randint(1, 16)}/{r.randint(0, 15)}",
+        olt=f"OLT-{site}-{1 + _below(r, 12):02d}",
+        port=f"{_below(r, 2)}/{1 + _below(r, 16)}/{_below(r, 16)}",
         dbm=f"{r.uniform(27.0, 34.0):.1f}",
     )
     return summary, category
 
 
-class _Static(NamedTuple):
-    is_alarm: str
-    is_actionable: str
-    region_text: str
-    cluster: str
-    location: str
-    customer_id: str
-    summary: str
-    category: str
-    priority: str
-    created_at_service: str
-    region: str
+# A ticket's static columns, in row order, then its canonical region:
+# (is_alarm, is_actionable, region, cluster, location, customer_id, summary, category,
+#  priority, created_at_service, canonical region)
+_Static = tuple[str, str, str, str, str, str, str, str, str, str, str]
 
 
 def _static(r: random.Random, spec: _Spec, flags: int, tc: int) -> _Static:
@@ -435,20 +445,20 @@ def _static(r: random.Random, spec: _Spec, flags: int, tc: int) -> _Static:
     x = r.random()
     region_text = region if x < 0.8 else region.upper() if x < 0.9 else region.lower()
     if flags & _ALARM_BIT:
-        is_alarm, is_actionable = r.choice(_TRUE), r.choice(_FALSE)
+        is_alarm, is_actionable = _pick(r, _TRUE), _pick(r, _FALSE)
         summary, category = _alarm_summary(r, cluster)
-        priority = r.choice(_ALARM_PRIORITY)
+        priority = _pick(r, _ALARM_PRIORITY)
     else:
-        is_alarm = r.choice(_FALSE)
-        is_actionable = r.choice(_TRUE if r.random() < 0.9 else _FALSE)
-        summary, category = r.choice(spec.summaries)
+        is_alarm = _pick(r, _FALSE)
+        is_actionable = _pick(r, _TRUE if r.random() < 0.9 else _FALSE)
+        summary, category = _pick(r, spec.summaries)
         if r.random() < 0.3:
-            summary += r.choice(_ADDENDA)
-        priority = r.choice(_PRIORITY)
+            summary += _pick(r, _ADDENDA)
+        priority = _pick(r, _PRIORITY)
     location = _location(r, cluster, region, lat, lng)
-    customer_id = "" if r.random() < 0.02 else str(r.randrange(10_000_000, 100_000_000))
+    customer_id = "" if r.random() < 0.02 else str(10_000_000 + _below(r, 90_000_000))
     cas = "" if flags & _NO_CAS_BIT else _source_ts(r, tc)
-    return _Static(
+    return (
         is_alarm, is_actionable, region_text, cluster, location, customer_id, summary,
         category, priority, cas, region,
     )
@@ -518,9 +528,9 @@ class _Stream:
         day = _EPOCH + timedelta(seconds=t)
         monday = (day - timedelta(days=day.weekday())).date()
         stamp = name[:-4].replace("-", "")
-        return (
-            _ts(t), monday.isoformat(), (monday + timedelta(days=6)).isoformat(),
-            f"automations/{dataset}/changes/{name}", f"{dataset}-{stamp}",
+        return (  # the row's last columns, from last_seen_at on
+            _ts(t), "", "", monday.isoformat(), (monday + timedelta(days=6)).isoformat(),
+            S3_BUCKET, f"automations/{dataset}/changes/{name}", f"{dataset}-{stamp}",
         )
 
     # -- state transitions --------------------------------------------------------------
@@ -528,18 +538,18 @@ class _Stream:
     def _pick_team(self, region: str, alarm: bool) -> int:
         rng = self.rng
         if alarm:
-            return rng.choice(_NOC_TEAM_IDX)
+            return _pick(rng, _NOC_TEAM_IDX)
         if rng.random() < 0.85:
-            return rng.choice(_REGION_TEAM_IDX[region])
-        return rng.choice(_SHARED_TEAM_IDX)
+            return _pick(rng, _REGION_TEAM_IDX[region])
+        return _pick(rng, _SHARED_TEAM_IDX)
 
     def _pick_person(self, other: int = -1) -> int:
-        who = self.rng.randrange(_N_PEOPLE)
+        who = _below(self.rng, _N_PEOPLE)
         return (who + 1) % _N_PEOPLE if who == other else who
 
     def _new_ticket(self, first_seen: int, alarm: bool, closed: bool) -> int:
         rng = self.rng
-        self.next_number += 1 + (rng.randint(1, 3) if rng.random() < 0.04 else 0)
+        self.next_number += 1 + (1 + _below(rng, 3) if rng.random() < 0.04 else 0)
         no_cas = rng.random() < (0.05 if closed else 0.58)
         self.numbers.append(self.next_number)
         self.created.append(0)
@@ -558,7 +568,7 @@ class _Stream:
             self.team[i] = -1
             x = rng.random()
             self.owner[i] = (
-                _N_PEOPLE + rng.randrange(len(_QUEUES)) if x < 0.65
+                _N_PEOPLE + _below(rng, len(_QUEUES)) if x < 0.65
                 else self._pick_person() if x < 0.97 else -1
             )
         else:
@@ -566,7 +576,7 @@ class _Stream:
             x = rng.random()
             self.owner[i] = (
                 self._pick_person() if x < 0.95
-                else _N_PEOPLE + rng.randrange(len(_QUEUES)) if x < 0.97 else -1
+                else _N_PEOPLE + _below(rng, len(_QUEUES)) if x < 0.97 else -1
             )
 
     def _progress(self, i: int, region: str) -> None:
@@ -600,68 +610,72 @@ class _Stream:
 
     def _closure_columns(self, tc: int, closed: int) -> tuple[str, str, str]:
         rng = self.rng
-        hours = max(0.25, round((closed - tc) / _HOUR * rng.uniform(0.35, 1.0) * 4) / 4)
+        hours = max(0.25, round((closed - tc) / _HOUR * (0.35 + 0.65 * rng.random()) * 4) / 4)
         within = 0.95 if hours <= 24 else 0.7 if hours <= 48 else 0.12
-        sla = rng.choice(_WITHIN if rng.random() < within else _BREACHED)
+        sla = _pick(rng, _WITHIN if rng.random() < within else _BREACHED)
         return _source_ts(rng, closed), sla, f"{hours:.2f}"
 
     # -- rows ---------------------------------------------------------------------------
 
-    def _static_of(self, i: int) -> _Static:
-        self.row_rng.seed(self.row_base + i)
-        return _static(self.row_rng, self.spec, self.flags[i], self.created[i])
+    def _static_of(self, i: int, regenerable: bool = True) -> _Static:
+        """The ticket's static columns: from its own seed when it can appear again."""
+        r = self.row_rng if regenerable else self.rng
+        if regenerable:
+            r.seed(self.row_base + i)
+        return _static(r, self.spec, self.flags[i], self.created[i])
 
     def _row(
         self, i: int, st: _Static, updated: int, closure: tuple[str, str, str], ctx: tuple[str, ...]
     ) -> list[str]:
         stage, team, owner = self.stage[i], self.team[i], self.owner[i]
         rng = self.rng
+        (alarm, actionable, region, cluster, location, customer, summary, category, priority,
+         cas, _) = st
         if stage == _CLOSED:
-            bucket, status = "closed", rng.choice(_CLOSED_STATUS)
+            bucket, status = "closed", _pick(rng, _CLOSED_STATUS)
         else:
-            bucket, status = "pending", rng.choice(_STATUS[stage])
+            bucket, status = "pending", _pick(rng, _STATUS[stage])
         first_seen = _ts(self.first_seen[i])
         updated_text = _ts(updated)
         if rng.random() < 0.02:
-            updated_text += f".{rng.randrange(1_000_000):06d}"
+            updated_text += f".{_below(rng, 1_000_000):06d}"
         source_type, department, service_type = self.spec.constants
-        last_seen, week_start, week_end, key, snapshot = ctx
         return [
             f"{self.spec.prefix}{self.numbers[i]:012d}", source_type, department, service_type,
-            st.is_alarm, st.is_actionable, bucket, status, st.region_text, st.cluster,
-            st.location, st.customer_id, st.summary, st.category, st.priority,
-            _TEAMS[team] if team >= 0 else "", _OWNERS[owner] if owner >= 0 else "",
-            st.created_at_service, *closure, first_seen, updated_text, first_seen, last_seen,
-            "", "", week_start, week_end, S3_BUCKET, key, snapshot,
+            alarm, actionable, bucket, status, region, cluster, location, customer, summary,
+            category, priority, _TEAMS[team] if team >= 0 else "",
+            _OWNERS[owner] if owner >= 0 else "", cas, *closure, first_seen, updated_text,
+            first_seen, *ctx,
         ]
 
     def baseline(self, emit: _Emit, rows: int, ctx: tuple[str, ...]) -> None:
+        """Every current ticket, ids ascending, created over the ~10 days before the file."""
         rng = self.rng
         content = self.t0 - _LAG
         for n in range(rows):
             alarm = rng.random() < 1 / 3
-            tc = content - _SPAN + _SPAN * n // rows + rng.randrange(-1800, 1800)
+            tc = content - _SPAN + _SPAN * n // rows + _below(rng, 3600) - 1800
             tc = min(tc, content - 60)
             age = content - tc
             closed = rng.random() < 0.15 + 0.6 * min(1.0, age / (6 * _DAY))
-            first_seen = min(self.t0, tc + _LAG + rng.randrange(_HOUR))
+            first_seen = min(self.t0, tc + _LAG + _below(rng, _HOUR))
             i = self._new_ticket(first_seen, alarm, closed)
             self.created[i] = tc
-            st = self._static_of(i)
+            st = self._static_of(i, regenerable=not closed)  # closed: never seen again
             if closed:
-                self._open_state(i, st.region, 2)
-                self._close(i, st.region)
+                self._open_state(i, st[-1], 2)
+                self._close(i, st[-1])
                 if rng.random() < 0.18:
                     self.team[i] = -1
                 closed_at = min(content - 60, tc + 1800 + int(rng.expovariate(1 / (26 * _HOUR))))
                 closed_at = max(closed_at, tc)
                 closure = self._closure_columns(tc, closed_at)
-                updated = content - rng.randrange(min(content - closed_at, 20 * _HOUR) + 1)
+                updated = content - _below(rng, min(content - closed_at, 20 * _HOUR))
             else:
                 x = rng.random()
                 stage = 0 if x < 0.5 else 1 if x < 0.72 else 2 if x < 0.92 else 3
-                self._open_state(i, st.region, stage)
-                updated = content - rng.randrange(min(age, 20 * _HOUR) + 1)
+                self._open_state(i, st[-1], stage)
+                updated = content - _below(rng, min(age, 20 * _HOUR))
                 closure = ("", "", "")
                 (self.alarm_pool if alarm else self.open_pool).append(i)
             emit(self._row(i, st, updated, closure, ctx))
@@ -670,7 +684,7 @@ class _Stream:
         for _ in range(8):
             if not pool:
                 return None
-            pos = self.rng.randrange(len(pool))
+            pos = _below(self.rng, len(pool))
             i = pool[pos]
             if i in used:
                 continue
@@ -683,6 +697,7 @@ class _Stream:
     def delta(
         self, emit: _Emit, k: int, n_rows: int, duplicates: bool, ctx: tuple[str, ...]
     ) -> None:
+        """New tickets, progressions and closures; a few tickets twice (the later is newer)."""
         rng = self.rng
         file_time = self.t0 + k * self.interval
         n_dup = 0
@@ -739,16 +754,16 @@ class _Stream:
             kind = kinds[i].pop(0)
             closure = ("", "", "")
             if kind == "new":
-                self.created[i] = updated - rng.randrange(60, 3 * _HOUR)
+                self.created[i] = updated - 60 - _below(rng, 3 * _HOUR - 60)
                 st = self._static_of(i)
-                self._open_state(i, st.region, 0 if rng.random() < 0.7 else 1)
+                self._open_state(i, st[-1], 0 if rng.random() < 0.7 else 1)
             else:
                 st = self._static_of(i)
                 if kind == "prog":
-                    self._progress(i, st.region)
+                    self._progress(i, st[-1])
                 else:
-                    self._close(i, st.region)
-                    closed_at = max(self.created[i], updated - rng.randrange(600))
+                    self._close(i, st[-1])
+                    closed_at = max(self.created[i], updated - 1 - _below(rng, 600))
                     closure = self._closure_columns(self.created[i], closed_at)
             emit(self._row(i, st, updated, closure, ctx))
 
@@ -803,7 +818,7 @@ def write_stream(
         path = out_dir / name
         ctx = stream.context(k, dataset, name)
         encoding = "utf-8-sig" if plan.bom else "utf-8"
-        with path.open("w", encoding=encoding, newline="") as f:
+        with path.open("w", encoding=encoding, newline="", buffering=1 << 20) as f:
             writer = csv.writer(f, quoting=csv.QUOTE_ALL, lineterminator=plan.lineterminator)
             emit = _emitter(writer.writerow, plan.order)
             emit(list(COLUMNS))

@@ -11,6 +11,7 @@ import csv
 import logging
 from dataclasses import asdict, dataclass
 from importlib import resources
+from itertools import islice
 from pathlib import Path
 
 import pandas as pd
@@ -67,6 +68,18 @@ def _read_header(key: str, path: Path) -> list[str]:
     return header
 
 
+def _check_widths(rows: list[list[str]], first_row: int, key: str) -> None:
+    """Every record has exactly the header's width (pandas would pad a short row silently)."""
+    width = len(CONTRACT_COLUMNS)
+    if min(map(len, rows)) == width == max(map(len, rows)):
+        return
+    position = next(i for i, row in enumerate(rows) if len(row) != width)
+    raise UnreadableFileError(
+        key, f"malformed CSV: data row {first_row + position + 1} has {len(rows[position])} of "
+        f"{width} fields (truncated file or broken quoting)"
+    )
+
+
 def _clean(chunk: pd.DataFrame, first_row: int, key: str, stats: TransformStats) -> pd.DataFrame:
     ticket_id = chunk["ticket_id"].str.strip()
     sentinel = ticket_id.str.startswith(SENTINEL_PREFIX)
@@ -95,21 +108,18 @@ def transform_file(key: str, source: Path, dest: Path, chunk_rows: int = CHUNK_R
     header = _read_header(key, source)
     check_header(key, header)
     stats = TransformStats()
+    columns = [c.strip() for c in header]
     try:
-        reader = pd.read_csv(
-            source,
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            encoding="utf-8-sig",
-            chunksize=chunk_rows,
-            engine="c",
-        )
-        with reader, dest.open("w", encoding="utf-8", newline="\n") as out:
+        # csv (strict, RFC 4180: quotes, commas and line breaks inside values) feeds pandas
+        # one chunk at a time, so memory stays flat whatever the file size.
+        with source.open(encoding="utf-8-sig", newline="") as f, \
+                dest.open("w", encoding="utf-8", newline="\n") as out:
+            reader = csv.reader(f, strict=True)
+            next(reader)
             first_row = 0
-            for chunk in reader:
-                chunk.columns = [c.strip() for c in chunk.columns]
-                chunk.index = pd.RangeIndex(len(chunk))
+            while records := list(islice(reader, chunk_rows)):
+                _check_widths(records, first_row, key)
+                chunk = pd.DataFrame(records, columns=columns, dtype=str)
                 rows = _clean(chunk, first_row, key, stats)
                 first_row += len(chunk)
                 if rows.empty:
@@ -122,7 +132,7 @@ def transform_file(key: str, source: Path, dest: Path, chunk_rows: int = CHUNK_R
                     out.write("\n")
                 stats.rows_staged += len(rows)
     except UnicodeDecodeError as exc:
-        raise UnreadableFileError(key, f"not UTF-8 ({exc.reason})") from None
-    except (pd.errors.ParserError, csv.Error) as exc:
-        raise UnreadableFileError(key, f"malformed CSV: {exc}".strip()) from None
+        raise UnreadableFileError(key, f"not UTF-8 ({exc.reason}, near data row {first_row + 1})") from None
+    except csv.Error as exc:
+        raise UnreadableFileError(key, f"malformed CSV near line {reader.line_num}: {exc}") from None
     return stats

@@ -6,6 +6,7 @@ The Prefect API URL is fixed before anything imports Prefect, so in-process flow
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import socket
@@ -72,6 +73,20 @@ def output_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def inc_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    from fleettickets.sample import write_stream
+
+    return write_stream("inc", tmp_path_factory.mktemp("inc"), rows=1500, deltas=4, delta_rows=150, seed=11)
+
+
+@pytest.fixture(scope="session")
+def crq_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    from fleettickets.sample import write_stream
+
+    return write_stream("crq", tmp_path_factory.mktemp("crq"), rows=900, deltas=3, seed=12)
+
+
+@pytest.fixture(scope="session")
 def prefect_server(output_dir: Path) -> Iterator[str]:
     log = output_dir / "prefect-server.log"
     with log.open("w") as out:
@@ -84,6 +99,8 @@ def prefect_server(output_dir: Path) -> Iterator[str]:
         _wait_http(f"{os.environ['PREFECT_API_URL']}/health", 90, proc, log)
         yield os.environ["PREFECT_API_URL"]
     finally:
+        for handler in logging.getLogger("prefect").handlers:
+            handler.flush()  # deliver buffered run logs before the server goes away
         proc.terminate()
         proc.wait(20)
         shutil.rmtree(_PREFECT_HOME, ignore_errors=True)
@@ -166,5 +183,7 @@ def run_cli(*args: str, timeout: float = 240, check: bool = False) -> subprocess
         capture_output=True, text=True, timeout=timeout, env=os.environ.copy(), cwd=REPO,
     )
     if check and proc.returncode != 0:
-        raise AssertionError(f"fleettickets {' '.join(args)} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+        raise AssertionError(
+            f"fleettickets {' '.join(args)} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+        )
     return proc

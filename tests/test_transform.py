@@ -1,0 +1,120 @@
+"""The transform against the contract's quirks, file by file (no Prefect, no database)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from fleettickets.errors import SchemaDriftError, UnreadableFileError
+from fleettickets.transform import CONTRACT_COLUMNS, KEPT_COLUMNS, transform_file
+
+
+def make_csv(rows: list[dict[str, str]], columns: tuple[str, ...] = CONTRACT_COLUMNS, *, bom: bool = False,
+             newline: str = "\n") -> bytes:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(columns), quoting=csv.QUOTE_ALL, lineterminator=newline,
+                            extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({c: row.get(c, "") for c in columns})
+    return (b"\xef\xbb\xbf" if bom else b"") + out.getvalue().encode()
+
+
+def staged_rows(path: Path) -> list[dict]:
+    # COPY text format doubles backslashes; undo it to read the JSON back
+    return [json.loads(line.replace("\\\\", "\\")) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def run(tmp_path: Path, data: bytes, key: str = "automations/inc/changes/2026-06-15T06-00-00.csv"):
+    source = tmp_path / "in.csv"
+    source.write_bytes(data)
+    dest = tmp_path / "out.staged"
+    stats = transform_file(key, source, dest, chunk_rows=2)  # tiny chunks: cross-chunk paths run
+    return stats, staged_rows(dest)
+
+
+def ticket(n: int, **values: str) -> dict[str, str]:
+    return {"ticket_id": f"INC{n:012d}", "is_alarm": "false", "is_actionable": "true", "bucket": "pending",
+            "raw_status": "Assigned", "region": "Nairobi", "cluster": "Kilimani", **values}
+
+
+def test_contract_rules(tmp_path):
+    rows = [
+        {"ticket_id": "EXPORT STOPPED DUE TO EXCESSIVE SIZE - narrow the filter"},
+        ticket(1, region=" NAIROBI ", raw_status="in progress", is_actionable="TRUE", assigned_team=""),
+        ticket(2, is_alarm="TRUE", is_actionable="false"),
+        ticket(3, is_alarm="True"),
+        ticket(4, summary='Fibre cut, "urgent"\nnear gate', location="N/A", mttr="17.25"),
+        {**ticket(5), "ticket_id": "  INC000000000005 "},
+        {"ticket_id": "   ", "region": "Coast"},
+    ]
+    stats, staged = run(tmp_path, make_csv(rows, bom=True, newline="\r\n"))
+
+    assert stats.as_dict() == {"rows_read": 7, "dropped_sentinel": 1, "dropped_alarm": 2,
+                               "dropped_invalid": 1, "rows_staged": 3}
+    by_id = {r["ticket_id"]: r for r in staged}
+    assert set(by_id) == {"INC000000000001", "INC000000000004", "INC000000000005"}
+    first = by_id["INC000000000001"]
+    assert set(first) == set(KEPT_COLUMNS)  # dropped columns gone, is_alarm included
+    assert first["region"] == "nairobi" and first["raw_status"] == "IN PROGRESS"
+    assert first["is_actionable"] == "true"
+    assert first["assigned_team"] is None and first["latitude"] is None  # empty means null
+    fourth = by_id["INC000000000004"]
+    assert fourth["summary"] == 'Fibre cut, "urgent"\nnear gate'  # commas, quotes, line breaks survive
+    assert fourth["location"] == "N/A" and fourth["mttr"] == "17.25"
+
+
+def test_columns_map_by_header_name_in_any_order(tmp_path):
+    shuffled = tuple(reversed(CONTRACT_COLUMNS))
+    _, staged = run(tmp_path, make_csv([ticket(7, cluster="Nyali", region="Coast")], shuffled))
+    assert staged[0]["cluster"] == "Nyali" and staged[0]["region"] == "coast"
+
+
+def test_duplicates_are_kept_in_file_order_for_last_wins(tmp_path):
+    _, staged = run(tmp_path, make_csv([ticket(1, raw_status="New"), ticket(1, raw_status="Assigned")]))
+    assert [r["raw_status"] for r in staged] == ["NEW", "ASSIGNED"]
+
+
+def test_backslashes_survive_copy_escaping(tmp_path):
+    _, staged = run(tmp_path, make_csv([ticket(1, location=r"Plot 12\B, Ngong Rd")]))
+    assert staged[0]["location"] == r"Plot 12\B, Ngong Rd"
+
+
+@pytest.mark.parametrize(
+    ("columns", "message"),
+    [
+        (tuple(c for c in CONTRACT_COLUMNS if c != "cluster"), "missing columns: cluster"),
+        ((*CONTRACT_COLUMNS, "region_code"), "unknown columns: region_code"),
+        (tuple(c if c != "owner" else "Owner" for c in CONTRACT_COLUMNS),
+         "missing columns: owner; unknown columns: Owner"),
+    ],
+)
+def test_schema_drift_names_the_file_and_the_columns(tmp_path, columns, message):
+    key = "automations/inc/changes/2026-06-15T06-20-00.csv"
+    with pytest.raises(SchemaDriftError) as err:
+        run(tmp_path, make_csv([ticket(1)], columns), key)
+    assert str(err.value) == f"{key}: schema drift ({message})"
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"", "empty file (no header line)"),
+        ("ticket_id\n".encode("utf-16"), "not UTF-8"),
+        (make_csv([ticket(1)]) + b'"INC000000000009","unterminated\n', "malformed CSV"),
+        (make_csv([ticket(1)]) + ",".join(['"x"'] * 33).encode() + b"\n", "malformed CSV"),
+        (make_csv([ticket(1)]) + b'"INC000000000002","false"\n',
+         "malformed CSV: data row 2 has 2 of 32 fields"),
+        (make_csv([ticket(1)]) + b'"INC000000000002","caf\xe9"\n', "not UTF-8"),
+    ],
+    ids=["empty", "utf16", "unterminated-quote", "extra-field", "short-row", "latin1-row"],
+)
+def test_unreadable_files_name_the_file_and_the_reason(tmp_path, data, reason):
+    key = "automations/inc/changes/2026-06-15T06-40-00.csv"
+    with pytest.raises(UnreadableFileError) as err:
+        run(tmp_path, data, key)
+    assert str(err.value).startswith(f"{key}: {reason}")
