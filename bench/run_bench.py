@@ -280,7 +280,7 @@ class Result:
 
 
 def run_ours(
-    paths: list[Path], s3_url: str, prefect_env: dict[str, str], logs: Path, expected: int
+    paths: list[Path], s3_url: str, base_env: dict[str, str], logs: Path, expected: int, warm: bool
 ) -> Result:
     from fleettickets import storage
     from fleettickets.config import Settings
@@ -289,13 +289,8 @@ def run_ours(
     result = Result("ours", note="fleettickets ingest inc (Prefect flow, S3 -> PostgreSQL)")
     settings = Settings(database_url=BENCH_DSN, s3_endpoint_url=s3_url, s3_bucket=BUCKET,
                         s3_region="us-east-1", s3_access_key="bench", s3_secret_key="bench-secret")
-    client = storage.make_s3_client(settings)
-    storage.ensure_bucket(client, BUCKET)
-    storage.upload_files(client, BUCKET, get_dataset(DATASET), paths)
-    log(f"uploaded {len(paths)} files to s3://{BUCKET}/automations/inc/changes/ on {s3_url}")
-
     env = {
-        **os.environ, **prefect_env,
+        **base_env,
         "DATABASE_URL": BENCH_DSN,
         "RUSTFS_ENDPOINT_URL": s3_url,
         "RUSTFS_ACCESS_KEY": "bench",
@@ -304,6 +299,17 @@ def run_ours(
         "RUSTFS_REGION": "us-east-1",
         "FLEETTICKETS_ENV_FILE": "/dev/null",  # never a developer's .env
     }
+    client = storage.make_s3_client(settings)
+    storage.ensure_bucket(client, BUCKET)
+    if warm:
+        # A deployed worker has compiled bytecode and a warm Prefect server: one ingest of
+        # the (empty) CRQ stream before the clock fills the bytecode cache and warms both.
+        warm_up = subprocess.run([str(VENV_BIN / "fleettickets"), "ingest", "crq"], env=env, cwd=REPO,
+                                 capture_output=True, text=True, check=False)
+        if warm_up.returncode != 0:
+            log(f"warning: warm-up `fleettickets ingest crq` exited {warm_up.returncode}")
+    storage.upload_files(client, BUCKET, get_dataset(DATASET), paths)
+    log(f"uploaded {len(paths)} files to s3://{BUCKET}/automations/inc/changes/ on {s3_url}")
     checkpoint()
     log("timing: fleettickets ingest inc ...")
     measured = run_measured([str(VENV_BIN / "fleettickets"), "ingest", DATASET], env, logs / "ours.log")
@@ -418,7 +424,9 @@ def dlt_python() -> tuple[list[str], str]:
     return prefix, f"{dlt_spec} via uv run --with"
 
 
-def run_dlt(paths: list[Path], logs: Path, expected: int, tmp: Path) -> Result:
+def run_dlt(
+    paths: list[Path], base_env: dict[str, str], logs: Path, expected: int, tmp: Path, warm: bool
+) -> Result:
     result = Result("dlt", note="dlt filesystem read_csv -> postgres, merge on ticket_id")
     try:
         prefix, origin = dlt_python()
@@ -426,25 +434,35 @@ def run_dlt(paths: list[Path], logs: Path, expected: int, tmp: Path) -> Result:
         result.error = str(exc)
         return result
     result.note += f" ({origin})"
-    env = {**os.environ, "DLT_DATA_DIR": str(tmp / "dlt-data"), "RUNTIME__DLTHUB_TELEMETRY": "false"}
+    env = {**base_env, "DLT_DATA_DIR": str(tmp / "dlt-data"), "RUNTIME__DLTHUB_TELEMETRY": "false"}
     # Resolve/cached-install the dlt environment off the clock (first run downloads it).
-    warm = subprocess.run([*prefix, "-c", "import dlt, pandas"], env=env, capture_output=True, text=True,
-                          cwd=REPO, check=False)
-    if warm.returncode != 0:
-        result.error = f"cannot import dlt: {(warm.stderr or warm.stdout).strip()[-500:]}"
+    probe = subprocess.run([*prefix, "-c", "import dlt, pandas"], env=env, capture_output=True, text=True,
+                           cwd=REPO, check=False)
+    if probe.returncode != 0:
+        result.error = f"cannot import dlt: {(probe.stderr or probe.stdout).strip()[-500:]}"
         return result
+    worker = [*prefix, str(Path(__file__).resolve()), "--dlt-worker"]
     # dlt insists on a password; with the local trust auth any value is accepted and ignored.
     dsn = BENCH_DSN if "@" not in BENCH_DSN or ":" in BENCH_DSN.split("//", 1)[1].split("@", 1)[0] \
         else BENCH_DSN.replace("@", ":trust-auth-ignores-this@", 1)
     job = {"files_dir": str(paths[0].parent), "names": [p.name for p in paths], "dsn": dsn,
-           "dataset": "bench_dlt", "table": DATASET, "pipelines_dir": str(tmp / "dlt-pipelines")}
+           "dataset": "bench_dlt", "table": DATASET, "pipelines_dir": str(tmp / "dlt-pipelines"),
+           "pipeline": "fleettickets_bench"}
     job_path = tmp / "dlt-job.json"
     job_path.write_text(json.dumps(job))
+    if warm:
+        # Same footing as ours: a small pipeline run (last delta only, its own dataset) first.
+        warm_job = {**job, "names": [paths[-1].name], "dataset": "bench_dlt_warmup",
+                    "pipeline": "fleettickets_bench_warmup"}
+        (tmp / "dlt-warmup.json").write_text(json.dumps(warm_job))
+        warm_up = subprocess.run([*worker, str(tmp / "dlt-warmup.json")], env=env, cwd=REPO,
+                                 capture_output=True, text=True, check=False)
+        if warm_up.returncode != 0:
+            log(f"warning: dlt warm-up exited {warm_up.returncode}")
     checkpoint()
     log(f"timing: dlt ({origin}) ...")
     log_path = logs / "dlt.log"
-    measured = run_measured([*prefix, str(Path(__file__).resolve()), "--dlt-worker", str(job_path)],
-                            env, log_path)
+    measured = run_measured([*worker, str(job_path)], env, log_path)
     result.seconds, result.peak_rss_mb = measured.seconds, rss_mb(measured.peak_rss_kb)
     if measured.returncode != 0:
         tail = [line for line in log_path.read_text(errors="replace").splitlines() if line.strip()]
@@ -504,7 +522,7 @@ def dlt_worker(job_path: Path) -> None:
     rows.apply_hints(table_name=job["table"], write_disposition="merge", primary_key="ticket_id",
                      columns={"seq": {"data_type": "bigint", "dedup_sort": "desc"}})
     pipeline = dlt.pipeline(
-        pipeline_name="fleettickets_bench", pipelines_dir=job["pipelines_dir"],
+        pipeline_name=job["pipeline"], pipelines_dir=job["pipelines_dir"],
         destination=dlt.destinations.postgres(credentials=job["dsn"]), dataset_name=job["dataset"],
     )
     started = time.perf_counter()
@@ -572,6 +590,20 @@ def report(params: dict[str, Any], results: list[Result], expected: int, extra: 
 # -- main -------------------------------------------------------------------------------
 
 
+def python_env(workdir: Path, warm: bool) -> dict[str, str]:
+    """Environment for the Python processes we time.
+
+    This machine sets PYTHONDONTWRITEBYTECODE and .venv holds no .pyc, so every cold process
+    compiles all it imports (~6 s for Prefect). Warm mode keeps bytecode in workdir/pycache
+    (PYTHONPYCACHEPREFIX): nothing is written into .venv.
+    """
+    env = dict(os.environ)
+    if warm:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(workdir / "pycache")
+    return env
+
+
 def _raise_on_signal(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)  # unwinds through the `finally`s that stop our servers
 
@@ -585,6 +617,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--skip-dlt", action="store_true", help="do not run the dlt comparison")
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR,
                         help="generated files, logs and results.json (default bench/out/)")
+    parser.add_argument("--cold", action="store_true",
+                        help="no bytecode cache and no warm-up runs (what a fresh container pays)")
     parser.add_argument("--dlt-worker", type=Path, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -603,7 +637,10 @@ def main(argv: list[str] | None = None) -> int:
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="fleettickets-bench-")))
         prefect_port, s3_port = free_port(), free_port()
+        warm = not args.cold
+        base_env = python_env(workdir, warm)
         prefect_env = {
+            **base_env,
             "PREFECT_HOME": str(tmp / "prefect"),
             "PREFECT_API_URL": f"http://127.0.0.1:{prefect_port}/api",
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -613,7 +650,7 @@ def main(argv: list[str] | None = None) -> int:
         prefect_cmd = [str(VENV_BIN / "prefect"), "server", "start", "--host", "127.0.0.1",
                        "--port", str(prefect_port)]
         prefect = stack.enter_context(background(
-            prefect_cmd, logs / "prefect-server.log", env={**os.environ, **prefect_env}))
+            prefect_cmd, logs / "prefect-server.log", env=prefect_env))
         moto = stack.enter_context(background(
             [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(s3_port)], logs / "moto-server.log"))
 
@@ -628,12 +665,18 @@ def main(argv: list[str] | None = None) -> int:
         wait_http(prefect_env["PREFECT_API_URL"] + "/health", 120, prefect, logs / "prefect-server.log")
         log("moto and Prefect servers are up")
 
-        results = [run_ours(paths, s3_url, prefect_env, logs, expected)]
+        load_before = os.getloadavg()[0]
+        results = [run_ours(paths, s3_url, prefect_env, logs, expected, warm)]
         results.append(run_floor(paths, logs, expected))
         if not args.skip_dlt:
-            results.append(run_dlt(paths, logs, expected, tmp))
+            results.append(run_dlt(paths, base_env, logs, expected, tmp, warm))
 
-        extra: dict[str, Any] = {}
+        extra: dict[str, Any] = {
+            "mode": "warm (bytecode cache + one untimed warm-up run each)" if warm
+            else "cold (no bytecode cache, no warm-up)",
+            # Another job on this machine skews the figures: the load average says if one ran.
+            "load average (1 min) before/after": f"{load_before:.2f} / {os.getloadavg()[0]:.2f}",
+        }
         if results[0].ok and results[1].ok:
             # Same cleaning rules, so the two tables must agree row for row.
             extra["ours vs floor raw mismatches"] = query_one(
@@ -641,7 +684,8 @@ def main(argv: list[str] | None = None) -> int:
                 " WHERE t.raw IS DISTINCT FROM f.raw"
             )
         params = {"rows": args.rows, "deltas": args.deltas, "delta_rows": args.delta_rows, "seed": args.seed,
-                  "files": len(paths), "bytes": sum(p.stat().st_size for p in paths)}
+                  "files": len(paths), "bytes": sum(p.stat().st_size for p in paths), "warm": warm,
+                  "cpus": os.cpu_count()}
         report(params, results, expected, extra, workdir / "results.json")
     ours = results[0]
     if not ours.ok:
