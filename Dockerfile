@@ -18,7 +18,7 @@ RUN useradd --create-home --uid 10001 fleettickets
 WORKDIR /app
 COPY --from=build --chown=fleettickets:fleettickets /app /app
 ENV PATH="/app/.venv/bin:$PATH" FLEETTICKETS_PROJECT_DIR=/app PYTHONUNBUFFERED=1
-USER fleettickets
+USER 10001:10001
 HEALTHCHECK --interval=60s --timeout=10s --retries=3 \
     CMD ["python", "-c", "import urllib.request, os; urllib.request.urlopen(os.environ['PREFECT_API_URL'] + '/health', timeout=5)"]
 CMD ["prefect", "worker", "start", "--pool", "fleettickets", "--type", "process"]

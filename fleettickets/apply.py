@@ -44,10 +44,13 @@ class FileResult:
     unchanged: int = 0
     stale: int = 0
     history_rows: int = 0
+    quality: dict = field(default_factory=dict)  # counts from quality.sql
 
     def as_dict(self) -> dict:
         data = asdict(self)
         data["file_ts"] = self.file_ts.isoformat()
+        if isinstance(self.quality.get("newest_updated_at"), datetime):
+            data["quality"]["newest_updated_at"] = self.quality["newest_updated_at"].isoformat()
         return data
 
 
@@ -75,6 +78,8 @@ def apply_change_file(
     with conn.transaction(force_rollback=dry_run), conn.cursor() as cur:
         cur.execute(load_sql("stage.sql"))
         _copy_staged(cur, staged_path)
+        cur.execute(load_sql("quality.sql"))
+        result.quality = dict(zip([c.name for c in cur.description], cur.fetchone(), strict=True))
 
         if dry_run:
             counts = cur.execute(table_sql("classify.sql", dataset), params).fetchone()

@@ -30,6 +30,7 @@ class Settings:
     s3_access_key: str | None = field(default=None, repr=False)
     s3_secret_key: str | None = field(default=None, repr=False)
     geocoder_provider: str = "offline"
+    stale_after_minutes: int = 60  # 0 disables the freshness check
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -43,4 +44,5 @@ class Settings:
             s3_access_key=env("RUSTFS_ACCESS_KEY") or None,
             s3_secret_key=env("RUSTFS_SECRET_KEY") or None,
             geocoder_provider=env("GEOCODER_PROVIDER") or "offline",
+            stale_after_minutes=int(env("FLEETTICKETS_STALE_AFTER_MINUTES") or 60),
         )

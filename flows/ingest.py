@@ -6,17 +6,19 @@ Each step is one line; the work is in tasks/ (thin) and fleettickets/ (the logic
 from __future__ import annotations
 
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 from prefect import flow, get_run_logger
 
 from fleettickets.config import Settings
-from fleettickets.datasets import get_dataset
+from fleettickets.datasets import Dataset, get_dataset, parse_file_ts
 from fleettickets.db import advisory_lock, connect
 from fleettickets.errors import ChangeFileError
-from fleettickets.ingest import RunSummary, plan_files, read_ledger, read_watermark, record_run
+from fleettickets.freshness import check_freshness
+from fleettickets.ingest import PlannedFile, RunSummary, plan_files, read_ledger, read_watermark, record_run
 from tasks.ingest import apply, archive, download, list_changes, transform
-from tasks.report import publish_run_artifacts
+from tasks.report import Progress, name_flow_run, notify_failure, publish_run_artifacts
 
 
 class IngestFailed(Exception):
@@ -25,6 +27,10 @@ class IngestFailed(Exception):
     def __init__(self, message: str, summary: dict) -> None:
         super().__init__(message)
         self.summary = summary
+
+
+class SourceStale(IngestFailed):
+    """Everything pending was applied, but the exporter has not delivered for too long."""
 
 
 def ingest(dataset_name: str, reseed: bool, from_key: str | None, dry_run: bool, wait: bool) -> dict:
@@ -41,29 +47,19 @@ def ingest(dataset_name: str, reseed: bool, from_key: str | None, dry_run: bool,
         summary.watermark_before = read_watermark(conn, dataset)
         listing = list_changes(settings, dataset, reseed, from_key)              # list changes
         summary.skipped_keys = listing.skipped
-        plan = plan_files(dataset, listing, read_ledger(conn, dataset),          # what to do per file
+        plan = plan_files(dataset, listing, read_ledger(conn, dataset),          # apply, replay or archive
                           summary.watermark_before, reseed=reseed)
-        with tempfile.TemporaryDirectory(prefix=f"fleettickets-{dataset.name}-") as workdir:
-            for planned in plan:
-                try:
-                    if planned.action != "archive":
-                        raw = download(settings, planned, Path(workdir))         # download
-                        staged, stats = transform(planned, raw)                  # transform
-                        summary.files.append(                                    # apply (one txn)
-                            apply(settings, dataset, planned, staged, stats, dry_run))
-                    else:
-                        summary.archived_only.append(planned.change.key)
-                    if planned.change.in_changes and not dry_run:
-                        archive(settings, dataset, planned)                      # archive
-                except ChangeFileError as exc:                                   # stop at a bad file
-                    summary.finish("failed", str(exc))
-                    break
-        summary.watermark_after = read_watermark(conn, dataset)
+        apply_in_order(settings, dataset, plan, summary, dry_run)                # per file: download ->
+        summary.watermark_after = read_watermark(conn, dataset)                  #  transform -> apply -> archive
         if summary.status == "running":
             summary.finish("completed")
         if not dry_run:
             record_run(conn, summary)                                            # last run on import_meta
-    publish_run_artifacts(summary)                                               # UI: watermark, summary
+    newest = max(filter(None, [parse_file_ts(summary.watermark_after or ""),   # is the exporter keeping up?
+                               *(f.ts for f in listing.files)]), default=None)
+    freshness = check_freshness(newest, datetime.now(UTC), settings.stale_after_minutes)
+    name_flow_run(summary)                                                       # UI: run name
+    publish_run_artifacts(summary, freshness.message)                            # UI: watermark, summary, quality
     logger.info(summary.render())
     if summary.status == "failed":
         raise IngestFailed(
@@ -71,17 +67,40 @@ def ingest(dataset_name: str, reseed: bool, from_key: str | None, dry_run: bool,
             f" fix the exporter or run: fleettickets quarantine {dataset.name} <key>",
             summary.as_dict(),
         )
+    if freshness.stale:
+        raise SourceStale(f"ingest-{dataset.name}: {freshness.message}", summary.as_dict())
     return summary.as_dict()
 
 
-@flow(name="ingest-inc", log_prints=True)
+def apply_in_order(settings: Settings, dataset: Dataset, plan: list[PlannedFile], summary: RunSummary,
+                   dry_run: bool) -> None:
+    """Each file in its own transaction; the first file that cannot be loaded stops the stream."""
+    progress = Progress(dataset.name, len(plan))
+    with tempfile.TemporaryDirectory(prefix=f"fleettickets-{dataset.name}-") as workdir:
+        for done, planned in enumerate(plan, start=1):
+            try:
+                if planned.action != "archive":
+                    raw = download(settings, planned, Path(workdir))
+                    staged, stats = transform(planned, raw)
+                    summary.files.append(apply(settings, dataset, planned, staged, stats, dry_run))
+                else:  # committed before a crash, never archived: archive only
+                    summary.archived_only.append(planned.change.key)
+                if planned.change.in_changes and not dry_run:
+                    archive(settings, dataset, planned)
+            except ChangeFileError as exc:
+                summary.finish("failed", str(exc))
+                return
+            progress.update(done)
+
+
+@flow(name="ingest-inc", on_failure=[notify_failure], on_crashed=[notify_failure])
 def ingest_inc(reseed: bool = False, from_key: str | None = None, dry_run: bool = False,
                wait: bool = False) -> dict:
     """Apply the INC change stream (and record INC history)."""
     return ingest("inc", reseed, from_key, dry_run, wait)
 
 
-@flow(name="ingest-crq", log_prints=True)
+@flow(name="ingest-crq", on_failure=[notify_failure], on_crashed=[notify_failure])
 def ingest_crq(reseed: bool = False, from_key: str | None = None, dry_run: bool = False,
                wait: bool = False) -> dict:
     """Apply the CRQ change stream."""

@@ -44,6 +44,7 @@ os.environ.update(
     FLEETTICKETS_ENV_FILE="/dev/null",  # never pick up a developer's .env
     DATABASE_URL=TEST_DSN,
     GEOCODER_PROVIDER="offline",
+    FLEETTICKETS_STALE_AFTER_MINUTES="0",  # generated files are dated 2026-06-15; freshness has its own tests
 )
 
 import psycopg  # noqa: E402

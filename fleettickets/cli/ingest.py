@@ -9,6 +9,8 @@ from fleettickets.cli.common import DATASET_ARG, domain_errors, settings
 from fleettickets.datasets import get_dataset
 from fleettickets.ingest import render_summary
 
+EXIT_STALE = 3  # files applied fine, but the exporter is late: a different page for the operator
+
 
 @click.command()
 @DATASET_ARG
@@ -20,13 +22,15 @@ def ingest(dataset: str, dry_run: bool, reseed: bool, from_key: str | None, wait
     """Apply DATASET's pending change files through the ingest-<dataset> Prefect flow."""
     if from_key and not reseed:
         raise click.UsageError("--from-key goes with --reseed")
-    from flows.ingest import INGEST_FLOWS, IngestFailed  # imports Prefect: only when ingesting
+    from flows.ingest import INGEST_FLOWS, IngestFailed, SourceStale  # imports Prefect: only when ingesting
 
     try:
         result = INGEST_FLOWS[dataset](reseed=reseed, from_key=from_key, dry_run=dry_run, wait=wait)
     except IngestFailed as exc:
         click.echo(render_summary(exc.summary))
-        raise click.ClickException(str(exc)) from None
+        error = click.ClickException(str(exc))
+        error.exit_code = EXIT_STALE if isinstance(exc, SourceStale) else 1
+        raise error from None
     click.echo(render_summary(result))
     if result["status"] == "locked":
         click.echo(f"another ingest of {dataset} is running; this run exited without changes")
