@@ -3,35 +3,51 @@ SHELL := /bin/bash
 VENV := .venv/bin
 export PGHOST ?= 127.0.0.1
 export PGUSER ?= postgres
-S3_PORT ?= 9000
+export PREFECT_PORT ?= 4200
+# The local stack's server unless the caller points elsewhere (make deploy against production).
+export PREFECT_API_URL ?= http://127.0.0.1:$(PREFECT_PORT)/api
+STACK := bash scripts/local_stack.sh
+DEMO_ENV := set -a; source .env; set +a;
 
-.PHONY: setup demo test lint bench s3-up down
+.PHONY: setup demo test lint bench deploy down
 
 setup:
 	@bash scripts/setup.sh
 
-## make demo: local S3 (moto server) with generated exports, ingest both datasets, show the result.
-demo: setup s3-up
-	@set -a; source .env; set +a; \
-	$(VENV)/fleettickets sample --to-bucket --rows 31434 --deltas 3 && \
-	$(VENV)/fleettickets ingest inc && \
-	$(VENV)/fleettickets ingest crq && \
-	$(VENV)/fleettickets status && \
-	psql -d tracksolid_db -c "SELECT ticket_id, raw_status, bucket, region, cluster, assigned_team, created_at_service FROM tickets.inc WHERE bucket = 'pending' ORDER BY coalesce(created_at_service, first_seen_at) LIMIT 5"
+## make demo: the real thing on the local stack: S3 endpoint with generated exports, a Prefect
+## server on PostgreSQL, the bootstrap, a worker, one run of each deployment, the result.
+demo: setup
+	@$(STACK) start s3 && $(STACK) start prefect
+	@$(DEMO_ENV) $(VENV)/fleettickets sample --to-bucket --start now
+	@$(MAKE) --no-print-directory deploy
+	@$(STACK) start worker
+	@$(DEMO_ENV) for ds in inc crq; do \
+		$(VENV)/prefect deployment run "ingest-$$ds/scheduled" --watch --watch-timeout 600 | tail -3 || exit 1; \
+	done
+	@$(DEMO_ENV) $(VENV)/fleettickets status
+	@psql -d tracksolid_db -f scripts/demo_report.sql
+	@echo; echo "Prefect UI: http://127.0.0.1:$(PREFECT_PORT)  (Runs; Artifacts: inc-watermark, crq-watermark,"
+	@echo "  inc-run-summary, inc-data-quality; Deployments: ingest-inc/scheduled, ingest-crq/scheduled)"
+	@echo "Reseed:  prefect deployment run 'ingest-inc/scheduled' --param reseed=true --watch"
+	@echo "Stop:    make down"
 
-## make test: the whole suite against real PostgreSQL + PostGIS, S3 over HTTP and a Prefect server.
-test: setup
+## make deploy: work pool, deployments and automations on the server at PREFECT_API_URL (idempotent).
+deploy:
+	@$(DEMO_ENV) $(VENV)/python -m deployments.bootstrap
+
+## make test: lint, then the whole suite against real PostgreSQL + PostGIS, S3 over HTTP and Prefect.
+test:
+	@bash scripts/setup.sh --browser
 	$(VENV)/ruff check .
+	$(VENV)/hadolint Dockerfile
 	$(VENV)/pytest -q
 
 lint:
 	$(VENV)/ruff check .
+	$(VENV)/hadolint Dockerfile
 
 bench: setup
 	$(VENV)/python bench/run_bench.py
 
-s3-up:
-	@bash scripts/local_s3.sh start $(S3_PORT)
-
 down:
-	@bash scripts/local_s3.sh stop $(S3_PORT)
+	@$(STACK) stop all

@@ -33,3 +33,11 @@ uv sync --frozen --quiet
 
 [ -f .env ] || cp .env.example .env
 .venv/bin/fleettickets migrate
+
+# The end-to-end test screenshots the Prefect UI with Debian's Chromium.
+if [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null 2>&1; then
+  echo "setup: installing chromium from Debian's packages"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq chromium >/dev/null
+fi

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import click
@@ -10,7 +11,7 @@ import click
 from fleettickets import sample as sample_lib
 from fleettickets import storage
 from fleettickets.cli.common import domain_errors, settings
-from fleettickets.datasets import DATASETS
+from fleettickets.datasets import DATASETS, EAT
 
 
 @click.command()
@@ -22,11 +23,15 @@ from fleettickets.datasets import DATASETS
 @click.option("--rows", type=int, default=31434, show_default=True, help="Baseline rows.")
 @click.option("--deltas", type=int, default=3, show_default=True, help="Delta files after the baseline.")
 @click.option("--seed", type=int, default=7, show_default=True, help="Same seed, same bytes.")
+@click.option("--start", default=None,
+              help="EAT time of the baseline file (ISO), or 'now' for a stream whose newest file is current."
+                   " Default: 2026-06-15T06:00.")
 def sample(to: Path | None, to_bucket: bool, dataset: str | None, rows: int, deltas: int,
-           seed: int) -> None:
+           seed: int, start: str | None) -> None:
     """Generate a baseline plus deltas per dataset, to a folder (--to) or the bucket (--to-bucket)."""
     if (to is None) == (not to_bucket):
         raise click.UsageError("give exactly one of --to DIR or --to-bucket")
+    first = sample_lib.DEFAULT_START if start is None else _parse_start(start, deltas)
     names = [dataset] if dataset else sorted(DATASETS)
     with domain_errors(), tempfile.TemporaryDirectory(prefix="fleettickets-sample-") as tmp:
         root = to or Path(tmp)
@@ -36,10 +41,21 @@ def sample(to: Path | None, to_bucket: bool, dataset: str | None, rows: int, del
             client = storage.make_s3_client(config)
             storage.ensure_bucket(client, config.s3_bucket)
         for name in names:
-            paths = sample_lib.write_stream(name, root / name, rows=rows, deltas=deltas, seed=seed)
+            paths = sample_lib.write_stream(name, root / name, rows=rows, deltas=deltas, seed=seed, start=first)
             if client is not None:
                 keys = storage.upload_files(client, config.s3_bucket, DATASETS[name], paths)
                 click.echo(f"{name}: uploaded {len(keys)} files to s3://{config.s3_bucket}/"
                            f"{DATASETS[name].changes_prefix}")
             else:
                 click.echo(f"{name}: wrote {len(paths)} files to {root / name}")
+
+
+def _parse_start(start: str, deltas: int) -> datetime:
+    if start == "now":  # newest file on the last 20-minute mark, like the exporter's cron
+        now = datetime.now(EAT).replace(second=0, microsecond=0)
+        return now - timedelta(minutes=now.minute % 20) - deltas * timedelta(minutes=20)
+    try:
+        parsed = datetime.fromisoformat(start)
+    except ValueError:
+        raise click.BadParameter(f"{start!r} is not an ISO time or 'now'", param_hint="--start") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=EAT)

@@ -1,0 +1,127 @@
+"""Idempotent bootstrap of the Prefect side of fleettickets (`make deploy`).
+
+1. the `fleettickets` process work pool, if missing;
+2. every deployment in prefect.yaml (`prefect --no-prompt deploy --all`); schedules carry
+   slugs, so a re-deploy updates them in place and never duplicates scheduled runs;
+3. what a self-hosted server needs to stay healthy: an automation that marks flow runs
+   whose heartbeats stopped as Crashed (workers send them: PREFECT_RUNNER_HEARTBEAT_FREQUENCY),
+   and, when FLEETTICKETS_ALERT_BLOCK names a Prefect notification block (Slack, email,
+   webhook ...), an automation that sends it every failed or crashed fleettickets run.
+
+Re-running changes nothing that is already in place.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from prefect.automations import Automation
+from prefect.blocks.core import Block
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import WorkPoolCreate
+from prefect.client.schemas.objects import StateType
+from prefect.events.actions import ChangeFlowRunState, SendNotification
+from prefect.events.schemas.automations import EventTrigger, Posture
+from prefect.exceptions import ObjectNotFound
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+WORK_POOL = "fleettickets"
+ZOMBIE_AUTOMATION = "fleettickets: mark zombie runs crashed"
+FAILURE_AUTOMATION = "fleettickets: notify failed runs"
+TERMINAL = {"prefect.flow-run.Completed", "prefect.flow-run.Failed", "prefect.flow-run.Cancelled",
+            "prefect.flow-run.Crashed"}
+
+
+def ensure_work_pool() -> str:
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_work_pool(WORK_POOL)
+            return "exists"
+        except ObjectNotFound:
+            client.create_work_pool(WorkPoolCreate(name=WORK_POOL, type="process"))
+            return "created"
+
+
+def deploy_all(project_dir: Path = PROJECT_DIR) -> None:
+    env = {**os.environ, "FLEETTICKETS_PROJECT_DIR": os.environ.get("FLEETTICKETS_PROJECT_DIR", str(project_dir))}
+    subprocess.run([str(Path(sys.executable).parent / "prefect"), "--no-prompt", "deploy", "--all"],
+                   cwd=project_dir, env=env, check=True, stdout=subprocess.DEVNULL)
+
+
+def _ensure_automation(automation: Automation) -> str:
+    try:
+        existing = Automation.read(name=automation.name)
+    except ValueError:
+        automation.create()
+        return "created"
+    same = existing.model_dump(include={"trigger", "actions", "enabled"}) == automation.model_dump(
+        include={"trigger", "actions", "enabled"})
+    if same:
+        return "exists"
+    automation.id = existing.id
+    automation.update()
+    return "updated"
+
+
+def zombie_automation() -> Automation:
+    return Automation(
+        name=ZOMBIE_AUTOMATION,
+        description="A flow run that stops sending heartbeats (worker or machine died) is marked Crashed.",
+        trigger=EventTrigger(
+            after={"prefect.flow-run.heartbeat"},
+            expect={"prefect.flow-run.heartbeat", *TERMINAL},
+            match={"prefect.resource.id": ["prefect.flow-run.*"]},
+            for_each={"prefect.resource.id"},
+            posture=Posture.Proactive,
+            threshold=1,
+            within=timedelta(seconds=90),
+        ),
+        actions=[ChangeFlowRunState(state=StateType.CRASHED,
+                                    message="Marked crashed: no heartbeat for 90 s (worker or machine died).")],
+    )
+
+
+def failure_automation(block_document_id) -> Automation:  # noqa: ANN001 - a UUID
+    return Automation(
+        name=FAILURE_AUTOMATION,
+        description="Every failed or crashed ingest run reaches the operators' notification block.",
+        trigger=EventTrigger(
+            expect={"prefect.flow-run.Failed", "prefect.flow-run.Crashed"},
+            match={"prefect.resource.id": ["prefect.flow-run.*"]},
+            match_related={"prefect.resource.id": ["prefect.tag.fleettickets"]},
+            posture=Posture.Reactive,
+            threshold=1,
+        ),
+        actions=[SendNotification(
+            block_document_id=block_document_id,
+            subject="fleettickets: {{ flow.name }} {{ flow_run.state.name }}",
+            body="{{ flow_run.name }}: {{ flow_run.state.message }}",
+        )],
+    )
+
+
+def bootstrap(project_dir: Path = PROJECT_DIR) -> dict[str, str]:
+    report = {"work pool": ensure_work_pool()}
+    deploy_all(project_dir)
+    report["deployments"] = "deployed (ingest-inc/scheduled, ingest-crq/scheduled)"
+    report["zombie automation"] = _ensure_automation(zombie_automation())
+    alert_block = os.environ.get("FLEETTICKETS_ALERT_BLOCK")
+    if alert_block:
+        block = Block.load(alert_block)
+        report["failure automation"] = _ensure_automation(failure_automation(block._block_document_id))
+    else:
+        report["failure automation"] = "skipped: set FLEETTICKETS_ALERT_BLOCK to a notification block's name"
+    return report
+
+
+def main() -> None:
+    for what, outcome in bootstrap().items():
+        print(f"{what}: {outcome}")
+
+
+if __name__ == "__main__":
+    main()
