@@ -47,6 +47,7 @@ lint:
 	$(VENV)/hadolint Dockerfile
 
 bench: setup
+	uv sync --frozen --quiet --group bench
 	$(VENV)/python bench/run_bench.py
 
 down:

@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 import tomllib
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -91,18 +92,35 @@ def rss_mb(kilobytes: int | None) -> float | None:
 # -- processes we start (stopped at the end, whatever happens) --------------------------
 
 
-def stop_group(proc: subprocess.Popen, grace: float = 20.0) -> None:
-    """Stop a process started with start_new_session=True, and all it spawned, by its group id."""
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
+def _group_alive(pgid: int) -> bool:
     try:
-        proc.wait(grace)
-    except subprocess.TimeoutExpired:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stop_group(proc: subprocess.Popen, grace: float = 20.0) -> None:
+    """Stop a process started with start_new_session=True and all it spawned (its group id).
+
+    The leader can exit before its children (GNU time, prefect's uvicorn child), so wait for
+    the whole group to be gone, then SIGKILL whatever is left.
+    """
+    pgid = proc.pid
+    if proc.poll() is None or _group_alive(pgid):
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(10)
+            os.killpg(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        proc.poll()  # reap the leader: a zombie still counts as a member of the group
+        if proc.returncode is not None and not _group_alive(pgid):
+            return
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
+    proc.wait(10)
 
 
 def wait_http(url: str, seconds: float, proc: subprocess.Popen, log_path: Path) -> None:
@@ -166,6 +184,28 @@ def run_measured(cmd: list[str], env: dict[str, str], log_path: Path, timeout: f
             stop_group(proc, grace=5)
             raise
     return Measured(round(seconds, 2), peak, returncode)
+
+
+def run_quiet(cmd: list[str], env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess:
+    """An untimed helper command; its whole process group goes if we are interrupted."""
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO,
+                            start_new_session=True)
+    try:
+        output, _ = proc.communicate(stdin)
+    except BaseException:
+        stop_group(proc, grace=5)
+        raise
+    return subprocess.CompletedProcess(cmd, proc.returncode, output, "")
+
+
+def with_password(dsn: str) -> str:
+    """dlt insists on a password; with the local trust auth any value is accepted and ignored."""
+    parts = urllib.parse.urlsplit(dsn)
+    if parts.password is not None or not parts.username:
+        return dsn
+    netloc = f"{parts.username}:trust-auth-ignores-this@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
 def _gnu_time_max_rss(path: Path) -> int | None:
@@ -298,14 +338,17 @@ def run_ours(
         "RUSTFS_BUCKET": BUCKET,
         "RUSTFS_REGION": "us-east-1",
         "FLEETTICKETS_ENV_FILE": "/dev/null",  # never a developer's .env
+        # The sample's file times are fixed dates in the past: without this the run would
+        # end in "source is stale" (exit 3) after applying everything.
+        "FLEETTICKETS_STALE_AFTER_MINUTES": "0",
     }
+    env.pop("FLEETTICKETS_ALERT_WEBHOOK", None)  # a bench run never pages anyone
     client = storage.make_s3_client(settings)
     storage.ensure_bucket(client, BUCKET)
     if warm:
         # A deployed worker has compiled bytecode and a warm Prefect server: one ingest of
         # the (empty) CRQ stream before the clock fills the bytecode cache and warms both.
-        warm_up = subprocess.run([str(VENV_BIN / "fleettickets"), "ingest", "crq"], env=env, cwd=REPO,
-                                 capture_output=True, text=True, check=False)
+        warm_up = run_quiet([str(VENV_BIN / "fleettickets"), "ingest", "crq"], env)
         if warm_up.returncode != 0:
             log(f"warning: warm-up `fleettickets ingest crq` exited {warm_up.returncode}")
     storage.upload_files(client, BUCKET, get_dataset(DATASET), paths)
@@ -381,8 +424,8 @@ def run_floor(paths: list[Path], logs: Path, expected: int) -> Result:
             cmd = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", BENCH_DSN,
                    "-v", f"source_key=automations/inc/changes/{path.name}",
                    "-v", f"file_ts={file_ts_literal(path)}", "-f", "-"]
-            done = subprocess.run(cmd, input=script, text=True, stdout=out, stderr=subprocess.STDOUT,
-                                  cwd=REPO, check=False)
+            done = run_quiet(cmd, dict(os.environ), stdin=script)
+            out.write(done.stdout)
             if done.returncode != 0:
                 result.error = f"psql failed on {path.name} (exit {done.returncode}); see {out.name}"
                 return result
@@ -436,16 +479,12 @@ def run_dlt(
     result.note += f" ({origin})"
     env = {**base_env, "DLT_DATA_DIR": str(tmp / "dlt-data"), "RUNTIME__DLTHUB_TELEMETRY": "false"}
     # Resolve/cached-install the dlt environment off the clock (first run downloads it).
-    probe = subprocess.run([*prefix, "-c", "import dlt, pandas"], env=env, capture_output=True, text=True,
-                           cwd=REPO, check=False)
+    probe = run_quiet([*prefix, "-c", "import dlt, pandas"], env)
     if probe.returncode != 0:
-        result.error = f"cannot import dlt: {(probe.stderr or probe.stdout).strip()[-500:]}"
+        result.error = f"cannot import dlt: {probe.stdout.strip()[-500:]}"
         return result
     worker = [*prefix, str(Path(__file__).resolve()), "--dlt-worker"]
-    # dlt insists on a password; with the local trust auth any value is accepted and ignored.
-    dsn = BENCH_DSN if "@" not in BENCH_DSN or ":" in BENCH_DSN.split("//", 1)[1].split("@", 1)[0] \
-        else BENCH_DSN.replace("@", ":trust-auth-ignores-this@", 1)
-    job = {"files_dir": str(paths[0].parent), "names": [p.name for p in paths], "dsn": dsn,
+    job = {"files_dir": str(paths[0].parent), "names": [p.name for p in paths], "dsn": with_password(BENCH_DSN),
            "dataset": "bench_dlt", "table": DATASET, "pipelines_dir": str(tmp / "dlt-pipelines"),
            "pipeline": "fleettickets_bench"}
     job_path = tmp / "dlt-job.json"
@@ -455,8 +494,7 @@ def run_dlt(
         warm_job = {**job, "names": [paths[-1].name], "dataset": "bench_dlt_warmup",
                     "pipeline": "fleettickets_bench_warmup"}
         (tmp / "dlt-warmup.json").write_text(json.dumps(warm_job))
-        warm_up = subprocess.run([*worker, str(tmp / "dlt-warmup.json")], env=env, cwd=REPO,
-                                 capture_output=True, text=True, check=False)
+        warm_up = run_quiet([*worker, str(tmp / "dlt-warmup.json")], env)
         if warm_up.returncode != 0:
             log(f"warning: dlt warm-up exited {warm_up.returncode}")
     checkpoint()
@@ -551,7 +589,7 @@ def report(params: dict[str, Any], results: list[Result], expected: int, extra: 
     ratios = {"ours/floor": ratio(ours, floor), "dlt/floor": ratio(dlt_result, floor),
               "ours/dlt": ratio(ours, dlt_result)}
     speed = ratios["ours/floor"]
-    rss = ours.peak_rss_mb if ours else None
+    rss = ours.peak_rss_mb if ours and ours.ok else None  # a failed run's peak says nothing
     targets = {
         f"ours <= {TARGET_RATIO}x floor": {
             "value": speed, "pass": speed is not None and speed <= TARGET_RATIO},
@@ -588,6 +626,13 @@ def report(params: dict[str, Any], results: list[Result], expected: int, extra: 
 
 
 # -- main -------------------------------------------------------------------------------
+
+
+def dead_servers(procs: dict[str, subprocess.Popen]) -> str | None:
+    """Which of our servers is gone (something else on the machine may have killed it)."""
+    dead = [f"{name} server pid {p.pid} exited with {p.returncode}" for name, p in procs.items()
+            if p.poll() is not None]
+    return "; ".join(dead) or None
 
 
 def python_env(workdir: Path, warm: bool) -> dict[str, str]:
@@ -646,6 +691,8 @@ def main(argv: list[str] | None = None) -> int:
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "PREFECT_SERVER_UI_ENABLED": "false",
         }
+        # This process imports Prefect too (fleettickets.storage): keep it out of ~/.prefect.
+        os.environ.update(PREFECT_HOME=prefect_env["PREFECT_HOME"], PREFECT_API_URL=prefect_env["PREFECT_API_URL"])
         # Servers boot in the background while the files are generated and counted.
         prefect_cmd = [str(VENV_BIN / "prefect"), "server", "start", "--host", "127.0.0.1",
                        "--port", str(prefect_port)]
@@ -665,8 +712,16 @@ def main(argv: list[str] | None = None) -> int:
         wait_http(prefect_env["PREFECT_API_URL"] + "/health", 120, prefect, logs / "prefect-server.log")
         log("moto and Prefect servers are up")
 
+        servers = {"moto": moto, "prefect": prefect}
         load_before = os.getloadavg()[0]
-        results = [run_ours(paths, s3_url, prefect_env, logs, expected, warm)]
+        try:
+            results = [run_ours(paths, s3_url, prefect_env, logs, expected, warm)]
+        except Exception as exc:
+            if died := dead_servers(servers):  # on a shared machine, say so plainly
+                raise RuntimeError(died) from exc
+            raise
+        if not results[0].ok and (died := dead_servers(servers)):
+            results[0].error = f"{results[0].error} ({died})"
         results.append(run_floor(paths, logs, expected))
         if not args.skip_dlt:
             results.append(run_dlt(paths, base_env, logs, expected, tmp, warm))
@@ -682,6 +737,14 @@ def main(argv: list[str] | None = None) -> int:
             extra["ours vs floor raw mismatches"] = query_one(
                 "SELECT count(*) FROM tickets.inc t FULL JOIN bench_floor.inc f USING (ticket_id)"
                 " WHERE t.raw IS DISTINCT FROM f.raw"
+            )
+        if results[0].ok and len(results) > 2 and results[2].ok:
+            # dlt keeps columns, not jsonb (and types timestamps itself): spot-check the text
+            # fields a delta changes, which shows whether each ticket's last row won.
+            extra["ours vs dlt mismatches (status, bucket, team, owner)"] = query_one(
+                "SELECT count(*) FROM tickets.inc t FULL JOIN bench_dlt.inc d USING (ticket_id)"
+                " WHERE (t.raw->>'raw_status', t.raw->>'bucket', t.raw->>'assigned_team', t.raw->>'owner')"
+                " IS DISTINCT FROM (d.raw_status, d.bucket, d.assigned_team, d.owner)"
             )
         params = {"rows": args.rows, "deltas": args.deltas, "delta_rows": args.delta_rows, "seed": args.seed,
                   "files": len(paths), "bytes": sum(p.stat().st_size for p in paths), "warm": warm,

@@ -13,6 +13,7 @@ Re-running changes nothing that is already in place.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -30,6 +31,7 @@ from prefect.exceptions import ObjectNotFound
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 WORK_POOL = "fleettickets"
+DEPLOYMENTS = ("ingest-inc/scheduled", "ingest-crq/scheduled")
 ZOMBIE_AUTOMATION = "fleettickets: mark zombie runs crashed"
 FAILURE_AUTOMATION = "fleettickets: notify failed runs"
 TERMINAL = {"prefect.flow-run.Completed", "prefect.flow-run.Failed", "prefect.flow-run.Cancelled",
@@ -46,10 +48,35 @@ def ensure_work_pool() -> str:
             return "created"
 
 
-def deploy_all(project_dir: Path = PROJECT_DIR) -> None:
-    env = {**os.environ, "FLEETTICKETS_PROJECT_DIR": os.environ.get("FLEETTICKETS_PROJECT_DIR", str(project_dir))}
+def fingerprint(project_dir: Path, target_dir: str) -> str:
+    """What a deployment is made of: prefect.yaml, the flow code (parameters), where it runs."""
+    digest = hashlib.sha256(target_dir.encode())
+    for path in [project_dir / "prefect.yaml", *sorted((project_dir / "flows").glob("*.py"))]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def deployed_versions() -> set[str | None]:
+    with get_client(sync_client=True) as client:
+        versions = set()
+        for name in DEPLOYMENTS:
+            try:
+                versions.add(client.read_deployment_by_name(name).version)
+            except ObjectNotFound:
+                versions.add(None)
+        return versions
+
+
+def deploy_all(project_dir: Path = PROJECT_DIR) -> str:
+    """`prefect --no-prompt deploy --all`, unless the same project is already deployed."""
+    target_dir = os.environ.get("FLEETTICKETS_PROJECT_DIR", str(project_dir))
+    version = fingerprint(project_dir, target_dir)
+    if deployed_versions() == {version}:
+        return f"up to date (version {version})"
+    env = {**os.environ, "FLEETTICKETS_PROJECT_DIR": target_dir, "FLEETTICKETS_DEPLOY_FINGERPRINT": version}
     subprocess.run([str(Path(sys.executable).parent / "prefect"), "--no-prompt", "deploy", "--all"],
                    cwd=project_dir, env=env, check=True, stdout=subprocess.DEVNULL)
+    return f"deployed version {version}: {', '.join(DEPLOYMENTS)}"
 
 
 def _ensure_automation(automation: Automation) -> str:
@@ -106,8 +133,7 @@ def failure_automation(block_document_id) -> Automation:  # noqa: ANN001 - a UUI
 
 def bootstrap(project_dir: Path = PROJECT_DIR) -> dict[str, str]:
     report = {"work pool": ensure_work_pool()}
-    deploy_all(project_dir)
-    report["deployments"] = "deployed (ingest-inc/scheduled, ingest-crq/scheduled)"
+    report["deployments"] = deploy_all(project_dir)
     report["zombie automation"] = _ensure_automation(zombie_automation())
     alert_block = os.environ.get("FLEETTICKETS_ALERT_BLOCK")
     if alert_block:

@@ -39,7 +39,7 @@ os.environ.update(
     PREFECT_API_URL=f"http://127.0.0.1:{PREFECT_PORT}/api",
     PREFECT_HOME=_PREFECT_HOME,
     PREFECT_SERVER_ANALYTICS_ENABLED="false",
-    PREFECT_SERVER_UI_ENABLED="false",
+    PREFECT_SERVER_UI_ENABLED="true",
     PREFECT_LOGGING_TO_API_BATCH_INTERVAL="0.3",
     FLEETTICKETS_ENV_FILE="/dev/null",  # never pick up a developer's .env
     DATABASE_URL=TEST_DSN,
@@ -89,12 +89,23 @@ def crq_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 @pytest.fixture(scope="session")
 def prefect_server(output_dir: Path) -> Iterator[str]:
+    """A Prefect server on its own PostgreSQL database, as in production."""
+    prefect_db = f"prefect_test_{os.getpid()}"
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{prefect_db}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{prefect_db}"')
+    server_env = {
+        **os.environ,
+        "PREFECT_SERVER_DATABASE_CONNECTION_URL": "postgresql+asyncpg://"
+        + ADMIN_DSN.split("://", 1)[1].rsplit("/", 1)[0] + "/" + prefect_db,
+        "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "5",
+    }
     log = output_dir / "prefect-server.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
             [str(VENV_BIN / "prefect"), "server", "start", "--host", "127.0.0.1",
              "--port", str(PREFECT_PORT)],
-            stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy(),
+            stdout=out, stderr=subprocess.STDOUT, env=server_env,
         )
     try:
         _wait_http(f"{os.environ['PREFECT_API_URL']}/health", 90, proc, log)
@@ -105,6 +116,8 @@ def prefect_server(output_dir: Path) -> Iterator[str]:
         proc.terminate()
         proc.wait(20)
         shutil.rmtree(_PREFECT_HOME, ignore_errors=True)
+        with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{prefect_db}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
