@@ -87,11 +87,7 @@ def apply_change_file(
             result.duplicates = stats.rows_staged - distinct
             return result
 
-        cur.execute(table_sql("upsert.sql", dataset), params)
-        result.inserted, result.updated, distinct = cur.execute(
-            "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),"
-            " (SELECT count(DISTINCT raw->>'ticket_id') FROM pg_temp.staged) FROM pg_temp.applied"
-        ).fetchone()
+        distinct, result.inserted, result.updated = cur.execute(table_sql("upsert.sql", dataset), params).fetchone()
         result.duplicates = stats.rows_staged - distinct
         untouched = distinct - result.inserted - result.updated
         if untouched:

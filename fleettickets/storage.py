@@ -10,6 +10,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -48,8 +49,12 @@ class Listing:
     skipped: list[str]  # keys under the prefix that are not change files
 
 
+@cache
 def make_s3_client(settings: Settings) -> Any:
-    """A boto3 S3 client built through prefect-aws (endpoint on the client parameters)."""
+    """A boto3 S3 client built through prefect-aws (endpoint on the client parameters).
+
+    One per settings per process: clients are thread-safe and costly to build.
+    """
     from prefect_aws import AwsClientParameters, AwsCredentials
 
     credentials = AwsCredentials(

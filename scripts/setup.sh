@@ -29,7 +29,7 @@ psql -d postgres -tAc "select 1 from pg_database where datname = '$DB_NAME'" | g
   || createdb "$DB_NAME"
 
 command -v uv >/dev/null 2>&1 || python3 -m pip install -q uv
-uv sync --frozen --quiet
+uv sync --frozen --quiet --compile-bytecode  # this machine sets PYTHONDONTWRITEBYTECODE: compile once
 
 [ -f .env ] || cp .env.example .env
 .venv/bin/fleettickets migrate

@@ -6,6 +6,5 @@ CREATE TEMP TABLE staged (
 CREATE TEMP TABLE applied (
     ticket_id text PRIMARY KEY,
     inserted  boolean NOT NULL,
-    old_raw   jsonb,
-    new_raw   jsonb NOT NULL
+    old_raw   jsonb  -- null when inserted; the new state is in the table itself
 ) ON COMMIT DROP;
