@@ -14,6 +14,7 @@ import psycopg
 
 from fleettickets.apply import FileResult
 from fleettickets.datasets import EAT, Dataset
+from fleettickets.geocode import render_report
 from fleettickets.storage import ChangeFile, Listing
 
 
@@ -37,6 +38,7 @@ class RunSummary:
     skipped_keys: list[str] = field(default_factory=list)
     error: str | None = None
     seconds: float = 0.0
+    geocoding: dict | None = None  # run_geocoding's report, when the run geocoded
 
     def total(self, name: str) -> int:
         if name in {"rows_read", "dropped_sentinel", "dropped_alarm", "dropped_invalid", "rows_staged"}:
@@ -72,6 +74,7 @@ class RunSummary:
             "keys_skipped": len(self.skipped_keys),
             **{name: self.total(name) for name in totals},
             "error": self.error,
+            "geocoding": self.geocoding,
             "files": [f.as_dict() for f in self.files],
         }
 
@@ -101,6 +104,8 @@ def render_summary(s: dict) -> str:
         )
     if len(s["files"]) > 12:
         lines.append(f"    ... and {len(s['files']) - 12} more files")
+    if s.get("geocoding"):
+        lines.append(render_report(s["geocoding"]))
     if s["error"]:
         lines.append(f"  error: {s['error']}")
     return "\n".join(lines)

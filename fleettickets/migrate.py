@@ -13,6 +13,7 @@ from pathlib import Path
 
 from fleettickets.db import advisory_lock, connect
 from fleettickets.errors import MigrationError
+from fleettickets.geocode.gazetteer import load_gazetteer
 
 # A checkout keeps them at the top level; an installed wheel carries them in the package.
 _CHECKOUT_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -79,4 +80,5 @@ def migrate(dsn: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
                     (migration.version, migration.name, migration.checksum),
                 )
             applied_now.append(migration.name)
+        load_gazetteer(conn)  # the shipped cluster gazetteer, when its version or content changed
     return applied_now

@@ -17,6 +17,7 @@ from fleettickets.db import advisory_lock, connect
 from fleettickets.errors import ChangeFileError
 from fleettickets.freshness import check_freshness
 from fleettickets.ingest import PlannedFile, RunSummary, plan_files, read_ledger, read_watermark, record_run
+from tasks.geocode import run_geocoding
 from tasks.ingest import apply, archive, download, list_changes, transform
 from tasks.report import Progress, name_flow_run, notify_failure, publish_run_artifacts
 
@@ -33,7 +34,8 @@ class SourceStale(IngestFailed):
     """Everything pending was applied, but the exporter has not delivered for too long."""
 
 
-def ingest(dataset_name: str, reseed: bool, from_key: str | None, dry_run: bool, wait: bool) -> dict:
+def ingest(dataset_name: str, reseed: bool, from_key: str | None, dry_run: bool, wait: bool,
+           geocode: bool) -> dict:
     settings = Settings.from_env()
     dataset = get_dataset(dataset_name)
     logger = get_run_logger()
@@ -55,6 +57,8 @@ def ingest(dataset_name: str, reseed: bool, from_key: str | None, dry_run: bool,
             summary.finish("completed")
         if not dry_run:
             record_run(conn, summary)                                            # last run on import_meta
+    if geocode and not dry_run and summary.status != "locked":                   # geocode clusters, locations;
+        summary.geocoding = run_geocoding(settings, budget=settings.geocoder_run_budget)  # resolve geoms
     newest = max(filter(None, [parse_file_ts(summary.watermark_after or ""),   # is the exporter keeping up?
                                *(f.ts for f in listing.files)]), default=None)
     freshness = check_freshness(newest, datetime.now(UTC), settings.stale_after_minutes)
@@ -95,16 +99,16 @@ def apply_in_order(settings: Settings, dataset: Dataset, plan: list[PlannedFile]
 
 @flow(name="ingest-inc", on_failure=[notify_failure], on_crashed=[notify_failure])
 def ingest_inc(reseed: bool = False, from_key: str | None = None, dry_run: bool = False,
-               wait: bool = False) -> dict:
-    """Apply the INC change stream (and record INC history)."""
-    return ingest("inc", reseed, from_key, dry_run, wait)
+               geocode: bool = True, wait: bool = False) -> dict:
+    """Apply the INC change stream (and record INC history), then place its tickets on the map."""
+    return ingest("inc", reseed, from_key, dry_run, wait, geocode)
 
 
 @flow(name="ingest-crq", on_failure=[notify_failure], on_crashed=[notify_failure])
 def ingest_crq(reseed: bool = False, from_key: str | None = None, dry_run: bool = False,
-               wait: bool = False) -> dict:
-    """Apply the CRQ change stream."""
-    return ingest("crq", reseed, from_key, dry_run, wait)
+               geocode: bool = True, wait: bool = False) -> dict:
+    """Apply the CRQ change stream, then place its tickets on the map."""
+    return ingest("crq", reseed, from_key, dry_run, wait, geocode)
 
 
 INGEST_FLOWS = {"inc": ingest_inc, "crq": ingest_crq}

@@ -166,7 +166,7 @@ def test_second_bootstrap_changes_nothing_and_schedules_stay_in_the_window(setti
             (f"{name[7:10]}-every-20-minutes", "*/20 6-20 * * *", "Africa/Nairobi", True)
         ]
         assert dep["concurrency"] == (1, "CANCEL_NEW")
-        assert set(dep["parameters"]) >= {"reseed", "from_key", "dry_run"}
+        assert set(dep["parameters"]) >= {"reseed", "from_key", "dry_run", "geocode"}
         starts = sorted(t.astimezone(EAT) for _, t in dep["scheduled_runs"])
         assert len(starts) >= 3
         for start in starts:

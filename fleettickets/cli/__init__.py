@@ -11,6 +11,7 @@ import logging
 import click
 
 from fleettickets.cli.admin import migrate, status
+from fleettickets.cli.geocode import geocode
 from fleettickets.cli.ingest import ingest, quarantine
 from fleettickets.cli.sample import sample
 
@@ -23,5 +24,5 @@ def main() -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-for command in (migrate, status, ingest, quarantine, sample):
+for command in (migrate, status, ingest, quarantine, geocode, sample):
     main.add_command(command)

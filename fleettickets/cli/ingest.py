@@ -17,15 +17,17 @@ EXIT_STALE = 3  # files applied fine, but the exporter is late: a different page
 @click.option("--dry-run", is_flag=True, help="Report per file what would change; write nothing.")
 @click.option("--reseed", is_flag=True, help="Replay processed/ and changes/ in order (safe live).")
 @click.option("--from-key", default=None, help="With --reseed: start at this file (key or file name).")
+@click.option("--no-geocode", "no_geocode", is_flag=True, help="Skip geocoding after the files are applied.")
 @click.option("--wait", is_flag=True, help="Wait for a running ingest of the dataset instead of exiting.")
-def ingest(dataset: str, dry_run: bool, reseed: bool, from_key: str | None, wait: bool) -> None:
+def ingest(dataset: str, dry_run: bool, reseed: bool, from_key: str | None, no_geocode: bool, wait: bool) -> None:
     """Apply DATASET's pending change files through the ingest-<dataset> Prefect flow."""
     if from_key and not reseed:
         raise click.UsageError("--from-key goes with --reseed")
     from flows.ingest import INGEST_FLOWS, IngestFailed, SourceStale  # imports Prefect: only when ingesting
 
     try:
-        result = INGEST_FLOWS[dataset](reseed=reseed, from_key=from_key, dry_run=dry_run, wait=wait)
+        result = INGEST_FLOWS[dataset](reseed=reseed, from_key=from_key, dry_run=dry_run, geocode=not no_geocode,
+                                       wait=wait)
     except IngestFailed as exc:
         click.echo(render_summary(exc.summary))
         error = click.ClickException(str(exc))

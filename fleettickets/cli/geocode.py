@@ -1,0 +1,24 @@
+"""`geocode`: the geocoding steps on their own."""
+
+from __future__ import annotations
+
+import click
+
+from fleettickets.cli.common import domain_errors
+
+
+@click.command()
+@click.option("--budget", type=click.IntRange(min=0), default=None,
+              help="At most N provider requests in this run (the daily budget still applies).")
+def geocode(budget: int | None) -> None:
+    """Place every ticket: gazetteer clusters, plus codes, then addresses within the request budget.
+
+    Runs the `geocode` Prefect flow and prints coverage by precision, requests spent and
+    left, and the clusters the gazetteer does not know.
+    """
+    from fleettickets.geocode import render_report
+    from flows.geocode import geocode as geocode_flow  # imports Prefect: only when geocoding
+
+    with domain_errors():
+        report = geocode_flow(budget=budget)
+    click.echo(render_report(report))

@@ -1,0 +1,2 @@
+-- The gazetteer version and file checksum the database holds.
+SELECT version, checksum, places FROM tickets.gazetteer_meta;

@@ -1,0 +1,17 @@
+"""Flow `geocode`: the geocoding steps alone (`fleettickets geocode [--budget N]`).
+
+The ingest flows run the same steps after their files are applied (tasks/geocode.py).
+"""
+
+from __future__ import annotations
+
+from prefect import flow
+
+from fleettickets.config import Settings
+from tasks.geocode import run_geocoding
+
+
+@flow(name="geocode", log_prints=True)
+def geocode(budget: int | None = None) -> dict:
+    """Match clusters, decode plus codes, ask the provider within the budget, place every ticket."""
+    return run_geocoding(Settings.from_env(), budget)

@@ -1,0 +1,103 @@
+"""Thin Prefect tasks over fleettickets.geocode: geocode clusters, geocode locations, resolve.
+
+`run_geocoding` strings them together after a run's files are applied (ingest-inc,
+ingest-crq) and in the `geocode` flow. Tasks take settings, never a live connection or
+client, and never cache. Only database connection failures are retried: a 401 is a
+configuration error and fails the task at once; rate limits, day limits and outages are
+handled inside the step (nothing is cached, the next run asks again).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import psycopg
+from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+
+from fleettickets import geocode as geo
+from fleettickets.config import Settings
+
+TASK_DEFAULTS: dict[str, Any] = {"cache_policy": NO_CACHE, "persist_result": False}
+
+
+def _db_connection_lost(task, task_run, state) -> bool:  # noqa: ANN001 - Prefect's callback shape
+    try:
+        exc = state.result(raise_on_failure=False)
+    except Exception:  # noqa: BLE001
+        return False
+    return isinstance(exc, psycopg.OperationalError)
+
+
+RETRY_DB: dict[str, Any] = {
+    "retries": 2, "retry_delay_seconds": [3, 10], "retry_condition_fn": _db_connection_lost,
+}
+
+
+@task(name="geocode clusters", **RETRY_DB, **TASK_DEFAULTS)
+def geocode_clusters(settings: Settings, budget: int | None = None) -> dict:
+    """Ticket clusters matched against the gazetteer; unmatched ones asked once: `cluster, region, Kenya`."""
+    return geo.geocode_clusters(settings, budget=budget, logger=get_run_logger()).as_dict()
+
+
+@task(name="geocode locations", **RETRY_DB, **TASK_DEFAULTS)
+def geocode_locations(settings: Settings, budget: int | None = None) -> dict:
+    """Plus codes decoded offline; open work's addresses asked within the day's budget, most urgent first."""
+    return geo.geocode_locations(settings, budget=budget, logger=get_run_logger()).as_dict()
+
+
+@task(name="resolve ticket geoms", **RETRY_DB, **TASK_DEFAULTS)
+def resolve_ticket_geoms(settings: Settings) -> dict[str, int]:
+    """tickets.resolve_ticket_geoms(): every ticket's point and precision from the caches."""
+    return geo.resolve_geoms(settings)
+
+
+@task(name="publish geocoding coverage", **TASK_DEFAULTS)
+def publish_geocoding_coverage(report: dict) -> None:
+    """Keyed artifact `geocoding-coverage`: the UI keeps its history run by run."""
+    if not flow_run.id:
+        return
+    cov, req = report["coverage"], report["requests"]
+    create_table_artifact(
+        key="geocoding-coverage",
+        table=[
+            {"dataset": ds, **{p: cov[ds][p] for p in geo.run.PRECISIONS}, "total": cov[ds]["total"],
+             "placed_pct": cov[ds]["placed_pct"], "open_placed_pct": cov[ds]["open"]["placed_pct"],
+             "requests_this_run": req["this_run"], "requests_left_today": req["left"]}
+            for ds in ("inc", "crq", "all")
+        ],
+        description="```\n" + geo.render_report(report) + "\n```",
+    )
+    if report["clusters"]["unmatched"]:
+        rows = [
+            f"| {u['region'] or '-'} | {u['cluster'] or '(none)'} | {u['tickets']} | {u['open']}"
+            f" | {u['placed_by'] or '-'} |" for u in report["clusters"]["unmatched"]
+        ]
+        create_markdown_artifact(
+            key="geocoding-unmatched-clusters",
+            markdown="| region | cluster | tickets | open | placed by |\n| --- | --- | --- | --- | --- |\n"
+                     + "\n".join(rows),
+            description="Clusters the gazetteer does not know: add them to fleettickets/data/gazetteer.csv",
+        )
+
+
+def run_geocoding(settings: Settings, budget: int | None = None) -> dict:
+    """geocode clusters -> geocode locations -> resolve ticket geoms -> coverage artifact.
+
+    Call inside a flow, after the run's files are applied. `budget` caps this run's requests
+    (None: only the day's budget, GEOCODER_DAILY_BUDGET, applies). Returns the report dict
+    (fleettickets.geocode.render_report(report) prints it).
+    """
+    started = time.monotonic()
+    clusters = geocode_clusters(settings, budget)
+    left = None if budget is None else max(budget - clusters["requests"], 0)
+    locations = geocode_locations(settings, left)
+    resolved = resolve_ticket_geoms(settings)
+    report = geo.build_report(settings, clusters, locations, resolved, budget=budget,
+                              seconds=round(time.monotonic() - started, 2))
+    publish_geocoding_coverage(report)
+    get_run_logger().info("%s", geo.render_report(report))
+    return report
