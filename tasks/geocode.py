@@ -10,46 +10,29 @@ handled inside the step (nothing is cached, the next run asks again).
 from __future__ import annotations
 
 import time
-from typing import Any
 
-import psycopg
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from fleettickets import geocode as geo
 from fleettickets.config import Settings
-
-TASK_DEFAULTS: dict[str, Any] = {"cache_policy": NO_CACHE, "persist_result": False}
-
-
-def _db_connection_lost(task, task_run, state) -> bool:  # noqa: ANN001 - Prefect's callback shape
-    try:
-        exc = state.result(raise_on_failure=False)
-    except Exception:  # noqa: BLE001
-        return False
-    return isinstance(exc, psycopg.OperationalError)
+from tasks.common import RETRY_ON_DB_CONNECTION_LOSS, TASK_DEFAULTS
 
 
-RETRY_DB: dict[str, Any] = {
-    "retries": 2, "retry_delay_seconds": [3, 10], "retry_condition_fn": _db_connection_lost,
-}
-
-
-@task(name="geocode clusters", **RETRY_DB, **TASK_DEFAULTS)
+@task(name="geocode clusters", **RETRY_ON_DB_CONNECTION_LOSS, **TASK_DEFAULTS)
 def geocode_clusters(settings: Settings, budget: int | None = None) -> dict:
     """Ticket clusters matched against the gazetteer; unmatched ones asked once: `cluster, region, Kenya`."""
     return geo.geocode_clusters(settings, budget=budget, logger=get_run_logger()).as_dict()
 
 
-@task(name="geocode locations", **RETRY_DB, **TASK_DEFAULTS)
+@task(name="geocode locations", **RETRY_ON_DB_CONNECTION_LOSS, **TASK_DEFAULTS)
 def geocode_locations(settings: Settings, budget: int | None = None) -> dict:
     """Plus codes decoded offline; open work's addresses asked within the day's budget, most urgent first."""
     return geo.geocode_locations(settings, budget=budget, logger=get_run_logger()).as_dict()
 
 
-@task(name="resolve ticket geoms", **RETRY_DB, **TASK_DEFAULTS)
+@task(name="resolve ticket geoms", **RETRY_ON_DB_CONNECTION_LOSS, **TASK_DEFAULTS)
 def resolve_ticket_geoms(settings: Settings) -> dict[str, int]:
     """tickets.resolve_ticket_geoms(): every ticket's point and precision from the caches."""
     return geo.resolve_geoms(settings)

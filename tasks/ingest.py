@@ -7,34 +7,20 @@ look at the bucket and the database as they are now.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-import psycopg
 from prefect import get_run_logger, task
-from prefect.cache_policies import NO_CACHE
 
 from fleettickets import storage
 from fleettickets.apply import FileResult, apply_change_file
 from fleettickets.config import Settings
 from fleettickets.datasets import Dataset
 from fleettickets.db import connect
-from fleettickets.errors import ChangeFileError
 from fleettickets.ingest import PlannedFile
 from fleettickets.transform import TransformStats, transform_file
-
-TASK_DEFAULTS: dict[str, Any] = {"cache_policy": NO_CACHE, "persist_result": False}
-
-
-def _transient_db_error(task, task_run, state) -> bool:  # noqa: ANN001 - Prefect's callback shape
-    """Retry apply only on connection-level failures; a bad file never gets better."""
-    try:
-        exc = state.result(raise_on_failure=False)
-    except Exception:  # noqa: BLE001
-        return False
-    return isinstance(exc, psycopg.OperationalError) and not isinstance(exc, ChangeFileError)
+from tasks.common import RETRY_ON_DB_CONNECTION_LOSS, RETRY_ON_S3, TASK_DEFAULTS
 
 
-@task(name="list changes", retries=3, retry_delay_seconds=[2, 5, 15], **TASK_DEFAULTS)
+@task(name="list changes", **RETRY_ON_S3, **TASK_DEFAULTS)
 def list_changes(settings: Settings, dataset: Dataset, reseed: bool, from_key: str | None) -> storage.Listing:
     client = storage.make_s3_client(settings)
     if reseed:
@@ -48,7 +34,7 @@ def list_changes(settings: Settings, dataset: Dataset, reseed: bool, from_key: s
     return listing
 
 
-@task(name="download", retries=3, retry_delay_seconds=[2, 5, 15], **TASK_DEFAULTS)
+@task(name="download", **RETRY_ON_S3, **TASK_DEFAULTS)
 def download(settings: Settings, planned: PlannedFile, workdir: Path) -> Path:
     client = storage.make_s3_client(settings)
     return storage.download(client, settings.s3_bucket, planned.change.key, workdir / planned.change.name)
@@ -62,8 +48,7 @@ def transform(planned: PlannedFile, raw_path: Path) -> tuple[Path, TransformStat
     return staged, stats
 
 
-@task(name="apply", retries=2, retry_delay_seconds=[3, 10], retry_condition_fn=_transient_db_error,
-      **TASK_DEFAULTS)
+@task(name="apply", **RETRY_ON_DB_CONNECTION_LOSS, **TASK_DEFAULTS)
 def apply(
     settings: Settings, dataset: Dataset, planned: PlannedFile, staged: Path, stats: TransformStats,
     dry_run: bool,
@@ -81,7 +66,7 @@ def apply(
     return result
 
 
-@task(name="archive", retries=3, retry_delay_seconds=[2, 5, 15], **TASK_DEFAULTS)
+@task(name="archive", **RETRY_ON_S3, **TASK_DEFAULTS)
 def archive(settings: Settings, dataset: Dataset, planned: PlannedFile) -> str:
     client = storage.make_s3_client(settings)
     return storage.archive(client, settings.s3_bucket, dataset, planned.change.name)

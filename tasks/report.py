@@ -16,12 +16,12 @@ from prefect.artifacts import (
     create_table_artifact,
     update_progress_artifact,
 )
-from prefect.cache_policies import NO_CACHE
 from prefect.client.orchestration import get_client
 from prefect.runtime import flow_run
 
 from fleettickets.ingest import RunSummary, eat_label
 from fleettickets.quality import quality_rows
+from tasks.common import TASK_DEFAULTS
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class Progress:
             update_progress_artifact(self.artifact_id, 100.0 * done / self.total)
 
 
-@task(name="publish run artifacts", cache_policy=NO_CACHE, persist_result=False)
+@task(name="publish run artifacts", **TASK_DEFAULTS)
 def publish_run_artifacts(summary: RunSummary, freshness: str) -> None:
     name = summary.dataset
     files = summary.as_dict()["files"]
