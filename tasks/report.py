@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import urllib.request
+from datetime import datetime
 from uuid import UUID
 
 from prefect import task
@@ -19,6 +20,7 @@ from prefect.artifacts import (
 from prefect.client.orchestration import get_client
 from prefect.runtime import flow_run
 
+from fleettickets.datasets import parse_file_ts
 from fleettickets.ingest import RunSummary, eat_label
 from fleettickets.quality import quality_rows
 from tasks.common import TASK_DEFAULTS
@@ -60,10 +62,11 @@ class Progress:
 
 
 @task(name="publish run artifacts", **TASK_DEFAULTS)
-def publish_run_artifacts(summary: RunSummary, freshness: str) -> None:
+def publish_run_artifacts(summary: RunSummary, freshness: str, newest_file_ts: datetime | None) -> None:
     name = summary.dataset
     files = summary.as_dict()["files"]
-    watermark = {"watermark": summary.watermark_after or "-", "eat_time": eat_label(summary.watermark_after)}
+    watermark = {"watermark": summary.watermark_after or "-", "eat_time": eat_label(summary.watermark_after),
+                 "lag_behind_newest_file": _lag(summary.watermark_after, newest_file_ts)}
     create_table_artifact(
         key=f"{name}-watermark",
         table=[
@@ -87,6 +90,17 @@ def publish_run_artifacts(summary: RunSummary, freshness: str) -> None:
             table=rows,
             description=f"{name} data quality: {drift} check(s) drifting from the contract's proportions",
         )
+
+
+def _lag(watermark: str | None, newest_file_ts: datetime | None) -> str:
+    """How far the watermark trails the newest file seen in the bucket (0 after a clean run)."""
+    mark = parse_file_ts(watermark or "")
+    if newest_file_ts is None:
+        return "-"
+    if mark is None:
+        return "nothing applied yet"
+    minutes = max(0, int((newest_file_ts - mark).total_seconds() // 60))
+    return f"{minutes} min"
 
 
 def notify_failure(flow, flow_run_, state) -> None:  # noqa: ANN001 - Prefect's hook signature

@@ -136,6 +136,7 @@ def test_deployments_run_through_the_worker(db, database, settings, s3, worker, 
     for dataset, files in (("inc", inc_files), ("crq", crq_files)):
         artifact = latest_artifact(f"{dataset}-watermark")
         assert f"automations/{dataset}/changes/{files[-1].name}" in str(artifact.data)
+        assert "lag_behind_newest_file" in str(artifact.data) and "0 min" in str(artifact.data)
         assert str(artifact.flow_run_id) == str(runs[f"ingest-{dataset}/scheduled"].id)
 
     # a reseed run (as `prefect deployment run ... --param reseed=true`) completes and changes nothing
