@@ -9,6 +9,8 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -67,23 +69,28 @@ def assert_clean_load(db: psycopg.Connection, files: list[Path]) -> None:
     assert watermark(db, "inc") == CHANGES + files[-1].name
 
 
-def hold_watermark_row(database: str) -> psycopg.Connection:
-    """Lock the inc import_meta row: an apply then blocks at its last step, rows already upserted."""
+@contextmanager
+def ingest_blocked_in_apply(database: str, db: psycopg.Connection) -> Iterator[subprocess.Popen]:
+    """`fleettickets ingest inc`, yielded while its first file's transaction waits at the watermark.
+
+    A lock on the inc import_meta row blocks the apply at its last step, rows already upserted;
+    the lock is released when the block ends.
+    """
     blocker = psycopg.connect(database)
     blocker.execute("SELECT 1 FROM tickets.import_meta WHERE dataset = 'inc' FOR UPDATE")
-    return blocker
+    try:
+        proc = start_cli("ingest", "inc")
+        wait_for(lambda: loader_waiting_on_lock(db), "the apply transaction to reach the watermark")
+        yield proc
+    finally:
+        blocker.rollback()
+        blocker.close()
 
 
 def test_killed_mid_apply_leaves_nothing_and_the_rerun_is_clean(db, database, settings, s3, inc_files):
     upload(s3, settings.s3_bucket, "inc", inc_files)
-    blocker = hold_watermark_row(database)
-    proc = start_cli("ingest", "inc")
-    try:
-        wait_for(lambda: loader_waiting_on_lock(db), "the apply transaction to reach the watermark")
+    with ingest_blocked_in_apply(database, db) as proc:
         kill(proc)  # a real process kill, in the middle of the file's transaction
-    finally:
-        blocker.rollback()
-        blocker.close()
     wait_for(lambda: no_loader_sessions(db), "the killed sessions to end")
 
     assert table_state(db, "inc") == {} and ledger(db, "inc") == [] and watermark(db, "inc") is None
@@ -131,15 +138,9 @@ def test_s3_errors_mid_stream_are_retried(db, settings, s3, s3_endpoint, inc_fil
 
 def test_database_connection_lost_mid_file_is_retried(db, database, settings, s3, inc_files):
     upload(s3, settings.s3_bucket, "inc", inc_files)
-    blocker = hold_watermark_row(database)
-    proc = start_cli("ingest", "inc")
-    try:
-        wait_for(lambda: loader_waiting_on_lock(db), "the apply transaction to reach the watermark")
+    with ingest_blocked_in_apply(database, db) as proc:
         pid = loader_waiting_on_lock(db)
         db.execute("SELECT pg_terminate_backend(%s)", (pid,))  # the server drops the connection
-    finally:
-        blocker.rollback()
-        blocker.close()
     out, err = proc.communicate(timeout=240)
     assert proc.returncode == 0, err
     assert "Retrying" in err or "retry" in err.lower()
