@@ -18,6 +18,9 @@ setup:
 ## server on PostgreSQL, the bootstrap, a worker, one run of each deployment, the result.
 demo: setup
 	@$(STACK) start s3 && $(STACK) start prefect
+	@echo "demo: a fresh stream, so the demo starts from empty tickets tables and an empty local bucket"
+	@curl -fsS -X POST http://127.0.0.1:9000/moto-api/reset >/dev/null
+	@psql -qd tracksolid_db -f scripts/demo_reset.sql
 	@$(DEMO_ENV) $(VENV)/fleettickets sample --to-bucket --start now
 	@$(MAKE) --no-print-directory deploy
 	@$(STACK) start worker

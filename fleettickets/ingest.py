@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 import psycopg
 
 from fleettickets.apply import FileResult
-from fleettickets.datasets import EAT, Dataset
+from fleettickets.datasets import EAT, Dataset, parse_file_ts
+from fleettickets.errors import ChangeFileError
 from fleettickets.geocode import render_report
 from fleettickets.storage import ChangeFile, Listing
 
@@ -21,8 +22,11 @@ from fleettickets.storage import ChangeFile, Listing
 @dataclass(frozen=True)
 class PlannedFile:
     change: ChangeFile
-    action: str  # "apply" | "replay" | "archive" (committed before, still under changes/)
+    # "apply" | "replay" | "archive" (committed before, still under changes/) |
+    # "republished" (committed before, but the bucket now holds other bytes under its key)
+    action: str
     late: bool = False
+    ledger_etag: str | None = None  # the ETag the ledger recorded, for committed files
 
 
 @dataclass
@@ -144,10 +148,21 @@ def plan_files(
         if reseed:
             plan.append(PlannedFile(change, "replay" if committed else "apply"))
         elif committed:
-            plan.append(PlannedFile(change, "archive"))
+            republished = bool(ledger[key] and change.etag and ledger[key] != change.etag)
+            plan.append(PlannedFile(change, "republished" if republished else "archive", ledger_etag=ledger[key]))
         else:
             plan.append(PlannedFile(change, "apply", late=bool(watermark and key < watermark)))
     return plan
+
+
+def republished_error(dataset: Dataset, planned: PlannedFile) -> ChangeFileError:
+    """A key applied before now holds different bytes: never apply it twice, never guess."""
+    return ChangeFileError(
+        planned.change.key,
+        f"already applied with ETag {planned.ledger_etag}, but the bucket now holds ETag {planned.change.etag} under"
+        f" the same key; quarantine it (fleettickets quarantine {dataset.name} {planned.change.name})"
+        f" or reseed to replay the stream",
+    )
 
 
 def record_run(conn: psycopg.Connection, summary: RunSummary) -> None:
@@ -165,7 +180,5 @@ def record_run(conn: psycopg.Connection, summary: RunSummary) -> None:
 
 def eat_label(key: str | None) -> str:
     """'2026-06-15 17:00:00 EAT' for a change key, for people."""
-    from fleettickets.datasets import parse_file_ts
-
     ts = parse_file_ts(key) if key else None
     return ts.astimezone(EAT).strftime("%Y-%m-%d %H:%M:%S EAT") if ts else "-"

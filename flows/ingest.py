@@ -16,7 +16,15 @@ from fleettickets.datasets import Dataset, get_dataset, parse_file_ts
 from fleettickets.db import advisory_lock, connect
 from fleettickets.errors import ChangeFileError
 from fleettickets.freshness import check_freshness
-from fleettickets.ingest import PlannedFile, RunSummary, plan_files, read_ledger, read_watermark, record_run
+from fleettickets.ingest import (
+    PlannedFile,
+    RunSummary,
+    plan_files,
+    read_ledger,
+    read_watermark,
+    record_run,
+    republished_error,
+)
 from tasks.geocode import run_geocoding
 from tasks.ingest import apply, archive, download, list_changes, transform
 from tasks.report import Progress, name_flow_run, notify_failure, publish_run_artifacts
@@ -83,6 +91,8 @@ def apply_in_order(settings: Settings, dataset: Dataset, plan: list[PlannedFile]
     with tempfile.TemporaryDirectory(prefix=f"fleettickets-{dataset.name}-") as workdir:
         for done, planned in enumerate(plan, start=1):
             try:
+                if planned.action == "republished":
+                    raise republished_error(dataset, planned)
                 if planned.action != "archive":
                     raw = download(settings, planned, Path(workdir))
                     staged, stats = transform(planned, raw)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import shutil
 
-from flows.ingest import INGEST_FLOWS
+import pytest
+
+from flows.ingest import INGEST_FLOWS, IngestFailed
 from tests import oracle
 from tests.helpers import (
     expected_history,
@@ -162,3 +164,21 @@ def test_non_change_keys_are_skipped_and_left_alone(db, settings, s3, inc_files,
     assert summary["files_applied"] == 1
     assert summary["keys_skipped"] == len(junk)
     assert keys(s3, settings.s3_bucket, prefix) == sorted(junk)
+
+
+def test_a_republished_key_with_other_bytes_stops_the_stream(db, settings, s3, inc_files):
+    upload(s3, settings.s3_bucket, "inc", inc_files[:2])
+    INGEST_FLOWS["inc"]()
+    before = row_versions(db, "inc")
+    processed = s3.get_object(Bucket=settings.s3_bucket, Key=f"automations/inc/processed/{inc_files[1].name}")
+    original = processed["Body"].read()
+
+    # the exporter publishes other bytes under a key that was already applied
+    upload(s3, settings.s3_bucket, "inc", [inc_files[2]], names=[inc_files[1].name])
+    with pytest.raises(IngestFailed, match=f"automations/inc/changes/{inc_files[1].name}: already applied with ETag"):
+        INGEST_FLOWS["inc"]()
+
+    assert row_versions(db, "inc") == before  # not applied twice, not guessed
+    archived = s3.get_object(Bucket=settings.s3_bucket, Key=f"automations/inc/processed/{inc_files[1].name}")
+    assert archived["Body"].read() == original  # the archived original is not overwritten
+    assert keys(s3, settings.s3_bucket, "automations/inc/changes/") == [f"automations/inc/changes/{inc_files[1].name}"]
