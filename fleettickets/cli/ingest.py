@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import click
+import psycopg
+from botocore.exceptions import BotoCoreError, ClientError
 
 from fleettickets import storage
 from fleettickets.cli.common import DATASET_ARG, domain_errors, settings
@@ -26,13 +28,18 @@ def ingest(dataset: str, dry_run: bool, reseed: bool, from_key: str | None, no_g
     from flows.ingest import INGEST_FLOWS, IngestFailed, SourceStale  # imports Prefect: only when ingesting
 
     try:
-        result = INGEST_FLOWS[dataset](reseed=reseed, from_key=from_key, dry_run=dry_run, geocode=not no_geocode,
-                                       wait=wait)
+        with domain_errors():
+            result = INGEST_FLOWS[dataset](reseed=reseed, from_key=from_key, dry_run=dry_run,
+                                           geocode=not no_geocode, wait=wait)
     except IngestFailed as exc:
         click.echo(render_summary(exc.summary))
         error = click.ClickException(str(exc))
         error.exit_code = EXIT_STALE if isinstance(exc, SourceStale) else 1
         raise error from None
+    except (OSError, psycopg.Error, BotoCoreError, ClientError) as exc:  # the bucket or the database
+        raise click.ClickException(
+            f"ingest-{dataset} failed: {type(exc).__name__}: {exc} (the flow run's logs have the details)"
+        ) from None
     click.echo(render_summary(result))
     if result["status"] == "locked":
         click.echo(f"another ingest of {dataset} is running; this run exited without changes")
