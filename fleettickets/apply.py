@@ -16,6 +16,7 @@ import psycopg
 
 from fleettickets.datasets import Dataset
 from fleettickets.db import load_sql, table_sql
+from fleettickets.errors import FleetTicketsError
 from fleettickets.storage import ChangeFile
 from fleettickets.transform import TransformStats
 
@@ -24,8 +25,12 @@ log = logging.getLogger(__name__)
 COPY_BLOCK = 1 << 20
 
 
-class AlreadyApplied(Exception):
-    """The ledger already holds this file (another writer committed it first)."""
+class AlreadyApplied(FleetTicketsError):
+    """The ledger already holds this file: another writer committed it first (a safety net
+    behind the advisory lock). The transaction rolls back, so nothing is applied twice."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"{key}: already in the ledger (committed by another writer); rolled back")
 
 
 @dataclass

@@ -9,14 +9,17 @@ import click
 from fleettickets import migrate as migrations
 from fleettickets import status as status_lib
 from fleettickets.cli.common import domain_errors, settings
+from fleettickets.db import safe_dsn
 
 
 @click.command()
 def migrate() -> None:
     """Apply pending numbered SQL migrations from migrations/ (each once, in order)."""
     with domain_errors():
-        applied = migrations.migrate(settings().database_url)
-    click.echo(f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else ""))
+        dsn = settings().database_url
+        applied = migrations.migrate(dsn)
+    click.echo(f"applied {len(applied)} migration(s) to {safe_dsn(dsn)}"
+               + (": " + ", ".join(applied) if applied else ""))
 
 
 @click.command()
