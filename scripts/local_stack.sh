@@ -51,10 +51,12 @@ start_worker() {
   echo "worker polling work pool fleettickets (log: $state/worker.log)"
 }
 
-stop_one() {
+stop_one() {  # SIGINT first (the Prefect worker and server shut down cleanly on it), SIGKILL after 10 s
   if running "$1"; then
-    kill "$(cat "$state/$1.pid")" 2>/dev/null || true
+    local pid; pid=$(cat "$state/$1.pid")
+    kill -INT "$pid" 2>/dev/null || true
     for _ in $(seq 1 50); do running "$1" || break; sleep 0.2; done
+    running "$1" && kill -KILL "$pid" 2>/dev/null
   fi
   rm -f "$state/$1.pid"
 }
