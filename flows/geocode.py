@@ -5,13 +5,16 @@ The ingest flows run the same steps after their files are applied (tasks/geocode
 
 from __future__ import annotations
 
-from prefect import flow
+from prefect import flow, get_run_logger
 
 from fleettickets.config import Settings
+from fleettickets.geocode import render_report
 from tasks.geocode import run_geocoding
 
 
 @flow(name="geocode", log_prints=True)
 def geocode(budget: int | None = None) -> dict:
     """Match clusters, decode plus codes, ask the provider within the budget, place every ticket."""
-    return run_geocoding(Settings.from_env(), budget)
+    report = run_geocoding(Settings.from_env(), budget)
+    get_run_logger().info("%s", render_report(report))
+    return report

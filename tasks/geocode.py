@@ -72,7 +72,8 @@ def run_geocoding(settings: Settings, budget: int | None = None) -> dict:
 
     Call inside a flow, after the run's files are applied. `budget` caps this run's requests
     (None: only the day's budget, GEOCODER_DAILY_BUDGET, applies). Returns the report dict
-    (fleettickets.geocode.render_report(report) prints it).
+    (fleettickets.geocode.render_report(report) prints it; the caller logs it: the ingest flows
+    inside their run summary, the geocode flow on its own).
     """
     started = time.monotonic()
     clusters = geocode_clusters(settings, budget)
@@ -82,5 +83,4 @@ def run_geocoding(settings: Settings, budget: int | None = None) -> dict:
     report = geo.build_report(settings, clusters, locations, resolved, budget=budget,
                               seconds=round(time.monotonic() - started, 2))
     publish_geocoding_coverage(report)
-    get_run_logger().info("%s", geo.render_report(report))
     return report

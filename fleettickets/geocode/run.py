@@ -57,11 +57,10 @@ _DEFAULT = object()
 
 
 @dataclass
-class ClusterStep:
+class StepReport:
+    """What one geocoding step asked the provider and how it ended."""
+
     provider: str
-    known: int = 0
-    gazetteer: int = 0
-    provider_placed: int = 0
     asked: int = 0
     ok: int = 0
     miss: int = 0
@@ -75,23 +74,19 @@ class ClusterStep:
 
 
 @dataclass
-class LocationStep:
-    provider: str
+class ClusterStep(StepReport):
+    known: int = 0
+    gazetteer: int = 0
+    provider_placed: int = 0
+
+
+@dataclass
+class LocationStep(StepReport):
     plus_codes: int = 0
     plus_codes_rejected: int = 0
     candidates: int = 0
-    asked: int = 0
-    ok: int = 0
-    miss: int = 0
     guard_rejected: int = 0
     waiting: int = 0  # candidates left for a later run (budget, stop, outage)
-    requests: int = 0
-    stopped: str | None = None
-    skipped: str | None = None
-    errors: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 class _Requester:
