@@ -38,6 +38,8 @@ class Settings:
     s3_secret_key: str | None = field(default=None, repr=False)
     geocoder_provider: str = "offline"  # offline | locationiq | nominatim
     stale_after_minutes: int = 60  # 0 disables the freshness check
+    # A change file dated more than this ahead of now is held back, not applied.
+    future_tolerance_minutes: int = 60
     geocoder_api_key: str | None = field(default=None, repr=False)
     geocoder_url: str | None = None  # LocationIQ: optional endpoint override; nominatim: required
     geocoder_daily_budget: int = 4500  # requests per UTC day, all runs and both datasets together
@@ -61,6 +63,7 @@ class Settings:
             s3_secret_key=env("RUSTFS_SECRET_KEY") or None,
             geocoder_provider=(env("GEOCODER_PROVIDER") or "offline").strip().lower(),
             stale_after_minutes=_number(env, "FLEETTICKETS_STALE_AFTER_MINUTES", int, 60),
+            future_tolerance_minutes=_number(env, "FLEETTICKETS_FUTURE_TOLERANCE_MINUTES", int, 60),
             geocoder_api_key=env("GEOCODER_API_KEY") or None,
             geocoder_url=env("GEOCODER_URL") or None,
             geocoder_daily_budget=_number(env, "GEOCODER_DAILY_BUDGET", int, 4500),

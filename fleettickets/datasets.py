@@ -8,7 +8,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import PurePosixPath
 
 EAT = timezone(timedelta(hours=3), "EAT")
-_FILE_NAME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2})-(\d{2})-(\d{2})\.csv$")
+# ASCII digits only: `\d` would also take full-width and other Unicode digits, and such a
+# name would sort after every real file and become the watermark.
+_FILE_NAME = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2})-([0-9]{2})-([0-9]{2})\.csv\Z", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -16,7 +18,11 @@ class Dataset:
     name: str
     table: str  # schema-qualified
     root: str  # automations/<name>/
-    post_apply_sql: str | None = None  # file in fleettickets/sql/, run in the apply transaction
+    # A file in fleettickets/sql/ run in the apply transaction, statement by statement; its
+    # last statement's row count is the history rows the file wrote.
+    post_apply_sql: str | None = None
+    # Run after unapply_file.sql when an applied file leaves the stream (statement by statement).
+    unapply_sql: str | None = None
 
     @property
     def changes_prefix(self) -> str:
@@ -39,7 +45,8 @@ class Dataset:
 
 
 DATASETS: dict[str, Dataset] = {
-    "inc": Dataset("inc", "tickets.inc", "automations/inc/", post_apply_sql="inc_history.sql"),
+    "inc": Dataset("inc", "tickets.inc", "automations/inc/", post_apply_sql="inc_history.sql",
+                   unapply_sql="inc_unapply_file.sql"),
     "crq": Dataset("crq", "tickets.crq", "automations/crq/"),
 }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
@@ -37,16 +38,45 @@ def load_sql(name: str) -> str:
     return resources.files("fleettickets.sql").joinpath(name).read_text(encoding="utf-8")
 
 
+@cache
+def load_statements(name: str) -> tuple[str, ...]:
+    """The statements of a multi-statement .sql file, to run one by one with parameters (the
+    extended protocol takes one statement at a time). Statements end with `;` at a line end."""
+    text = "\n".join(line for line in load_sql(name).splitlines() if not line.lstrip().startswith("--"))
+    return tuple(part.strip() for part in text.split(";\n") if part.strip().rstrip(";").strip())
+
+
 def table_sql(name: str, dataset: Dataset) -> sql.Composed:
     """A .sql file whose `{table}` is the dataset's table, quoted as an identifier."""
     schema, table = dataset.table.split(".")
     return sql.SQL(load_sql(name)).format(table=sql.Identifier(schema, table))
 
 
+def table_statements(name: str, dataset: Dataset) -> tuple[sql.Composed, ...]:
+    """load_statements with `{table}` as the dataset's table, quoted as an identifier."""
+    schema, table = dataset.table.split(".")
+    return tuple(sql.SQL(s).format(table=sql.Identifier(schema, table)) for s in load_statements(name))
+
+
 def lock_key(name: str) -> int:
     """A stable signed 64-bit advisory-lock key for a name."""
     value = zlib.crc32(name.encode()) | (0x5F1E << 32)
     return value
+
+
+@dataclass(frozen=True)
+class WriterLock:
+    """Who holds a dataset's writer lock: each file's transaction proves it still does."""
+
+    key: int
+    backend_pid: int
+
+
+def lock_is_held(conn: psycopg.Connection, lock: WriterLock) -> bool:
+    """Whether the session that took the lock still holds it (a terminated session loses it)."""
+    row = conn.execute(load_sql("writer_lock_held.sql"),
+                       {"key": lock.key, "pid": lock.backend_pid}).fetchone()
+    return bool(row[0])
 
 
 @contextmanager

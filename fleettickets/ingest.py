@@ -7,26 +7,41 @@ apply steps; everything here is plain Python that pytest calls directly.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 
 import psycopg
 
 from fleettickets.apply import FileResult
 from fleettickets.datasets import EAT, Dataset, parse_file_ts
+from fleettickets.db import load_sql
 from fleettickets.errors import ChangeFileError
 from fleettickets.geocode import render_report
 from fleettickets.storage import ChangeFile, Listing
 
 
+class Action(StrEnum):
+    APPLY = "apply"  # not in the ledger: apply it
+    REPLAY = "replay"  # reseed of a committed file (its bytes must be the ones applied)
+    ARCHIVE = "archive"  # committed, still under changes/ with the ETag applied: archive only
+    VERIFY = "verify"  # committed, under changes/ with another ETag: same bytes? archive; else stop
+    HELD = "held"  # dated beyond the tolerance ahead of now: not applied, reported
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    etag: str | None
+    sha256: str | None  # null for files applied before content hashes were recorded
+
+
 @dataclass(frozen=True)
 class PlannedFile:
     change: ChangeFile
-    # "apply" | "replay" | "archive" (committed before, still under changes/) |
-    # "republished" (committed before, but the bucket now holds other bytes under its key)
-    action: str
+    action: Action
     late: bool = False
-    ledger_etag: str | None = None  # the ETag the ledger recorded, for committed files
+    ledger: LedgerEntry | None = None  # what the ledger recorded, for committed files
 
 
 @dataclass
@@ -40,12 +55,13 @@ class RunSummary:
     files: list[FileResult] = field(default_factory=list)
     archived_only: list[str] = field(default_factory=list)
     skipped_keys: list[str] = field(default_factory=list)
+    held_keys: list[str] = field(default_factory=list)  # dated too far ahead of now
     error: str | None = None
     seconds: float = 0.0
     geocoding: dict | None = None  # run_geocoding's report, when the run geocoded
 
     def total(self, name: str) -> int:
-        if name in {"rows_read", "dropped_sentinel", "dropped_alarm", "dropped_invalid", "rows_staged"}:
+        if name in {"rows_read", "dropped_sentinel", "dropped_alarm", "dropped_invalid", "rows_staged", "nul_cells"}:
             return sum(getattr(f.transform, name) for f in self.files)
         return sum(getattr(f, name) for f in self.files)
 
@@ -62,7 +78,7 @@ class RunSummary:
     def as_dict(self) -> dict:
         totals = [
             "rows_read", "dropped_alarm", "dropped_sentinel", "dropped_invalid", "duplicates",
-            "inserted", "updated", "unchanged", "stale", "history_rows",
+            "inserted", "updated", "unchanged", "stale", "history_rows", "nul_cells",
         ]
         return {
             "dataset": self.dataset,
@@ -76,6 +92,7 @@ class RunSummary:
             "files_archived_only": len(self.archived_only),
             "files_late": len(self.late_files),
             "keys_skipped": len(self.skipped_keys),
+            "held_keys": self.held_keys,
             **{name: self.total(name) for name in totals},
             "error": self.error,
             "geocoding": self.geocoding,
@@ -100,6 +117,8 @@ def render_summary(s: dict) -> str:
         f"  stale (older than table): {s['stale']}  history rows: {s['history_rows']}",
         f"  watermark: {s['watermark_before'] or '-'} -> {s['watermark_after'] or '-'}",
     ]
+    for key in s.get("held_keys", []):
+        lines.append(f"  held back (dated ahead of now, not applied): {key}")
     for f in s["files"][:12]:
         dropped = f["transform"]["dropped_alarm"] + f["transform"]["dropped_sentinel"]
         lines.append(
@@ -123,46 +142,81 @@ def read_watermark(conn: psycopg.Connection, dataset: Dataset) -> str | None:
     return row[0] if row else None
 
 
-def read_ledger(conn: psycopg.Connection, dataset: Dataset) -> dict[str, str | None]:
-    """Applied files of a dataset: canonical key -> ETag."""
-    return dict(
-        conn.execute(
-            "SELECT source_key, etag FROM tickets.applied_files WHERE dataset = %s", (dataset.name,)
-        ).fetchall()
-    )
+def read_ledger(conn: psycopg.Connection, dataset: Dataset) -> dict[str, LedgerEntry]:
+    """Applied files of a dataset: canonical key -> what was applied."""
+    rows = conn.execute(load_sql("read_ledger.sql"), {"dataset": dataset.name}).fetchall()
+    return {key: LedgerEntry(etag, sha256) for key, etag, sha256 in rows}
 
 
 def plan_files(
     dataset: Dataset,
     listing: Listing,
-    ledger: dict[str, str | None],
+    ledger: dict[str, LedgerEntry],
     watermark: str | None,
     *,
     reseed: bool,
+    hold_after: datetime,
 ) -> list[PlannedFile]:
-    """Decide per file: apply (new), replay (reseed of a committed one) or archive only."""
+    """Decide per file: apply (new), replay (reseed), archive only, verify its bytes, or hold."""
     plan = []
     for change in listing.files:
         key = dataset.changes_key(change.name)
-        committed = key in ledger
-        if reseed:
-            plan.append(PlannedFile(change, "replay" if committed else "apply"))
-        elif committed:
-            republished = bool(ledger[key] and change.etag and ledger[key] != change.etag)
-            plan.append(PlannedFile(change, "republished" if republished else "archive", ledger_etag=ledger[key]))
+        entry = ledger.get(key)
+        if entry is None and change.ts > hold_after:
+            plan.append(PlannedFile(change, Action.HELD))
+        elif reseed:
+            plan.append(PlannedFile(change, Action.REPLAY if entry else Action.APPLY, ledger=entry))
+        elif entry is None:
+            plan.append(PlannedFile(change, Action.APPLY, late=bool(watermark and key < watermark)))
+        elif entry.etag and entry.etag == change.etag:
+            plan.append(PlannedFile(change, Action.ARCHIVE, ledger=entry))
         else:
-            plan.append(PlannedFile(change, "apply", late=bool(watermark and key < watermark)))
+            plan.append(PlannedFile(change, Action.VERIFY, ledger=entry))
     return plan
 
 
-def republished_error(dataset: Dataset, planned: PlannedFile) -> ChangeFileError:
+def same_bytes_as_applied(planned: PlannedFile, sha256: str, archived_sha256: Callable[[], str | None]) -> bool:
+    """Whether bytes listed under a committed key are the ones the ledger accepted.
+
+    The ledger's content hash decides; for files applied before hashes were recorded, the
+    ETag applied, else the archived original (processed/ is never overwritten)."""
+    entry = planned.ledger
+    if entry is None:
+        return True
+    if entry.sha256:
+        return entry.sha256 == sha256
+    if entry.etag and entry.etag == planned.change.etag:
+        return True
+    if not planned.change.in_changes:
+        return True  # this is the archived original itself
+    return archived_sha256() == sha256
+
+
+def hold_after(now: datetime, tolerance_minutes: int) -> datetime:
+    """Files dated after this instant are held back: a clock gone wrong on the exporter's side
+    would otherwise win against every real update of its tickets."""
+    return now + timedelta(minutes=tolerance_minutes)
+
+
+def republished_error(dataset: Dataset, planned: PlannedFile, sha256: str) -> ChangeFileError:
     """A key applied before now holds different bytes: never apply it twice, never guess."""
+    applied = planned.ledger.sha256 if planned.ledger and planned.ledger.sha256 else "unknown"
     return ChangeFileError(
         planned.change.key,
-        f"already applied with ETag {planned.ledger_etag}, but the bucket now holds ETag {planned.change.etag} under"
-        f" the same key; quarantine it (fleettickets quarantine {dataset.name} {planned.change.name})"
-        f" or reseed to replay the stream",
+        f"already applied with other bytes (SHA-256 {applied[:12]}, the bucket now holds {sha256[:12]} under"
+        f" the same key); quarantine it (fleettickets quarantine {dataset.name} {planned.change.key})"
+        f" to take it out of the stream",
     )
+
+
+def rebuild_required(conn: psycopg.Connection, dataset: Dataset) -> bool:
+    """Whether an applied file left the stream and the dataset owes a full replay."""
+    row = conn.execute(load_sql("rebuild_required.sql"), {"dataset": dataset.name}).fetchone()
+    return bool(row and row[0])
+
+
+def rebuild_done(conn: psycopg.Connection, dataset: Dataset) -> None:
+    conn.execute(load_sql("rebuild_done.sql"), {"dataset": dataset.name})
 
 
 def record_run(conn: psycopg.Connection, summary: RunSummary) -> None:

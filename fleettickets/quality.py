@@ -50,6 +50,9 @@ def file_quality(file: dict[str, Any]) -> list[dict[str, Any]]:
             "flag": ("DRIFT" if not ok else "ok") if judged else "n/a (delta)",
         })
     rows.append(_content_lag_row(file))
+    nul_cells = transform.get("nul_cells", 0)
+    rows.append({"file": rows[0]["file"], "check": "cells with a NUL character (removed, row kept)",
+                 "observed": str(nul_cells), "expected": "0", "flag": "DRIFT" if nul_cells else "ok"})
     return rows
 
 

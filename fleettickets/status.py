@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from fleettickets import storage
@@ -10,7 +11,7 @@ from fleettickets.config import Settings
 from fleettickets.datasets import DATASETS
 from fleettickets.db import connect, load_sql, table_sql
 from fleettickets.geocode.budget import budget_state
-from fleettickets.ingest import eat_label
+from fleettickets.ingest import eat_label, hold_after
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +26,13 @@ def status(settings: Settings, s3_client: Any | None = None) -> dict[str, dict]:
             row = dict(zip([c.name for c in cur.description], found, strict=True)) if found else {}
             geocoding = _geocoding(conn, settings, dataset)
         pending: int | None = None
+        held: list[str] = []
         try:
             client = s3_client or storage.make_s3_client(settings)
-            pending = len(storage.list_change_files(client, settings.s3_bucket, dataset).files)
+            listed = storage.list_change_files(client, settings.s3_bucket, dataset).files
+            after = hold_after(datetime.now(UTC), settings.future_tolerance_minutes)
+            held = [f.key for f in listed if f.ts > after]
+            pending = len(listed) - len(held)
         except Exception as exc:  # noqa: BLE001 - status must still show the database side
             log.warning("bucket not reachable for %s: %s", name, type(exc).__name__)
         last_run_at = row.get("last_run_at")
@@ -35,6 +40,8 @@ def status(settings: Settings, s3_client: Any | None = None) -> dict[str, dict]:
             "watermark": row.get("watermark"),
             "watermark_eat": eat_label(row.get("watermark")),
             "pending_files": pending,
+            "held_files": held,  # dated beyond the tolerance ahead of now: not applied
+            "rebuild_required": bool(row.get("rebuild_required")),
             "files_applied": row.get("files_applied", 0),
             "rows": row.get("rows", 0),
             "open": row.get("open", 0),
@@ -77,6 +84,9 @@ def render_status(data: dict[str, dict]) -> str:
             f"  pending files {pending}  applied files {s['files_applied']}"
             f"  rows {s['rows']}  open {s['open']}",
             f"  last run {s['last_run_at'] or 'never'} ({s['last_run_status'] or '-'})",
+            *(f"  held back (dated ahead of now, not applied): {key}" for key in s.get("held_files", [])),
+            *(["  an applied file was quarantined: the next run replays the whole stream"]
+              if s.get("rebuild_required") else []),
             f"  geocoded: {geo} (placed {placed})",
         ]
         unmatched = s.get("unmatched_clusters") or []

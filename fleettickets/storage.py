@@ -6,6 +6,7 @@ ListObjectsV2, GetObject, PutObject, CopyObject, DeleteObject.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from typing import Any
 
 from fleettickets.config import Settings
 from fleettickets.datasets import Dataset, parse_file_ts
-from fleettickets.errors import NotFoundError
+from fleettickets.errors import ChangeFileError, NotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ def _objects(client: Any, bucket: str, prefix: str) -> Iterable[dict]:
 
 
 def _change_files(client: Any, bucket: str, prefix: str, skipped: list[str]) -> list[ChangeFile]:
+    """The change files directly under `prefix`; every other key goes to `skipped`."""
     files = []
     for obj in _objects(client, bucket, prefix):
         key = obj["Key"]
@@ -110,40 +112,106 @@ def list_replay_files(client: Any, bucket: str, dataset: Dataset, from_name: str
     return Listing(sorted(files, key=lambda f: f.ts), skipped)
 
 
-def download(client: Any, bucket: str, key: str, dest: Path) -> Path:
-    """Stream an object to a local file (a 10x baseline never sits in memory)."""
+# The archived copy carries the SHA-256 of its bytes, so "is this the same file?" never
+# depends on an ETag (multipart uploads end in -N, and copies may change it).
+SHA256_METADATA = "fleettickets-sha256"
+
+
+def download(client: Any, bucket: str, key: str, dest: Path) -> str:
+    """Stream an object to a local file (a 10x baseline never sits in memory); returns the
+    SHA-256 of its bytes: a file's identity is its content."""
     body = client.get_object(Bucket=bucket, Key=key)["Body"]
+    digest = hashlib.sha256()
     with dest.open("wb") as out:
         for chunk in body.iter_chunks(chunk_size=1 << 20):
+            digest.update(chunk)
             out.write(chunk)
-    return dest
+    return digest.hexdigest()
 
 
-def _move(client: Any, bucket: str, source_key: str, target_key: str) -> None:
-    # Copy first, delete second: a crash in between leaves two copies, never none.
-    client.copy_object(Bucket=bucket, Key=target_key, CopySource={"Bucket": bucket, "Key": source_key})
+def content_sha256(client: Any, bucket: str, key: str) -> str | None:
+    """The SHA-256 of an object's bytes (from its metadata when we wrote it); None if absent."""
+    try:
+        head = client.head_object(Bucket=bucket, Key=key)
+    except client.exceptions.ClientError as exc:
+        if _missing(exc):
+            return None
+        raise
+    known = head.get("Metadata", {}).get(SHA256_METADATA)
+    if known:
+        return known
+    digest = hashlib.sha256()
+    for chunk in client.get_object(Bucket=bucket, Key=key)["Body"].iter_chunks(chunk_size=1 << 20):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _missing(exc: Exception) -> bool:
+    code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+    return code in {"404", "NoSuchKey", "NotFound"}
+
+
+class ArchiveConflict(ChangeFileError):
+    """The target already holds other bytes under this name: it is never overwritten."""
+
+
+def _move(client: Any, bucket: str, source_key: str, target_key: str, sha256: str) -> None:
+    """Copy, then delete: a crash in between leaves two copies, never none. Never writes over
+    an object: a target that holds the same bytes only needs the source deleted."""
+    existing = content_sha256(client, bucket, target_key)
+    if existing is None:
+        client.copy_object(
+            Bucket=bucket, Key=target_key, CopySource={"Bucket": bucket, "Key": source_key},
+            Metadata={SHA256_METADATA: sha256}, MetadataDirective="REPLACE",
+        )
+    elif existing != sha256:
+        raise ArchiveConflict(
+            source_key, f"{target_key} already holds other bytes under this name and is never"
+            " overwritten; quarantine this key to take it out of the stream",
+        )
     client.delete_object(Bucket=bucket, Key=source_key)
 
 
-def archive(client: Any, bucket: str, dataset: Dataset, name: str) -> str:
+def archive(client: Any, bucket: str, dataset: Dataset, name: str, sha256: str) -> str:
     """Move changes/<name> to processed/<name> (only ever after the file committed)."""
     target = dataset.processed_prefix + name
-    _move(client, bucket, dataset.changes_key(name), target)
+    _move(client, bucket, dataset.changes_key(name), target, sha256)
     return target
 
 
-def quarantine(client: Any, bucket: str, dataset: Dataset, key_or_name: str) -> str:
-    """Move a change file out of the stream into quarantine/; returns the new key."""
+def discard_copy(client: Any, bucket: str, key: str) -> None:
+    """Delete a second copy of bytes the stream already holds (a re-upload of an applied file)."""
+    client.delete_object(Bucket=bucket, Key=key)
+
+
+def find_stream_file(client: Any, bucket: str, dataset: Dataset, key_or_name: str) -> str:
+    """Where a change file of the stream is now: changes/ first, then processed/."""
     name = PurePosixPath(key_or_name).name
-    source = dataset.changes_key(name)
-    try:
-        client.head_object(Bucket=bucket, Key=source)
-    except client.exceptions.ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
-            raise NotFoundError(f"{source}: no such change file in bucket {bucket}") from None
-        raise
+    for key in (dataset.changes_key(name), dataset.processed_prefix + name):
+        try:
+            client.head_object(Bucket=bucket, Key=key)
+            return key
+        except client.exceptions.ClientError as exc:
+            if not _missing(exc):
+                raise
+    raise NotFoundError(
+        f"{dataset.changes_key(name)}: no such change file in bucket {bucket} (looked under changes/ and processed/)"
+    )
+
+
+def quarantine(client: Any, bucket: str, dataset: Dataset, source: str) -> str:
+    """Move a file of the stream (from changes/ or processed/) into quarantine/; returns the
+    new key. A different file quarantined earlier under the same name is kept: this copy gets
+    its hash in the name."""
+    name = PurePosixPath(source).name
+    sha256 = content_sha256(client, bucket, source)
+    if sha256 is None:
+        raise NotFoundError(f"{source}: no such change file in bucket {bucket}")
     target = dataset.quarantine_prefix + name
-    _move(client, bucket, source, target)
+    held = content_sha256(client, bucket, target)
+    if held is not None and held != sha256:
+        target = f"{dataset.quarantine_prefix}{name.removesuffix('.csv')}.{sha256[:12]}.csv"
+    _move(client, bucket, source, target, sha256)
     return target
 
 

@@ -11,22 +11,27 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 
+from fleettickets.apply import WriterLockLost
 from fleettickets.config import Settings
 from fleettickets.datasets import Dataset, get_dataset, parse_file_ts
-from fleettickets.db import advisory_lock, connect
+from fleettickets.db import WriterLock, advisory_lock, connect, lock_key
 from fleettickets.errors import ChangeFileError
 from fleettickets.freshness import check_freshness
 from fleettickets.ingest import (
+    Action,
     PlannedFile,
     RunSummary,
+    hold_after,
     plan_files,
     read_ledger,
     read_watermark,
+    rebuild_done,
+    rebuild_required,
     record_run,
     republished_error,
 )
 from tasks.geocode import run_geocoding
-from tasks.ingest import apply, archive, download, list_changes, transform
+from tasks.ingest import apply, archive, download, list_changes, transform, verify
 from tasks.report import Progress, name_flow_run, notify_failure, publish_run_artifacts
 
 
@@ -54,15 +59,22 @@ def ingest(dataset_name: str, reseed: bool, from_key: str | None, dry_run: bool,
         if not locked:
             logger.warning("another ingest-%s run holds the writer lock; exiting", dataset.name)
             return summary.finish("locked").as_dict()
+        lock = WriterLock(lock_key(dataset.lock_name), conn.info.backend_pid)
+        if rebuild_required(conn, dataset) and not dry_run:                      # an applied file left the
+            reseed, from_key, summary.mode = True, None, "reseed"                #  stream: replay it all
+            logger.warning("an applied file was quarantined: replaying the whole %s stream", dataset.name)
         summary.watermark_before = read_watermark(conn, dataset)
         listing = list_changes(settings, dataset, reseed, from_key)              # list changes
         summary.skipped_keys = listing.skipped
-        plan = plan_files(dataset, listing, read_ledger(conn, dataset),          # apply, replay or archive
-                          summary.watermark_before, reseed=reseed)
-        apply_in_order(settings, dataset, plan, summary, dry_run)                # per file: download ->
+        plan = plan_files(dataset, listing, read_ledger(conn, dataset),          # apply, replay, archive,
+                          summary.watermark_before, reseed=reseed,               #  verify or hold back
+                          hold_after=hold_after(datetime.now(UTC), settings.future_tolerance_minutes))
+        apply_in_order(settings, dataset, plan, summary, lock, dry_run)          # per file: download ->
         summary.watermark_after = read_watermark(conn, dataset)                  #  transform -> apply -> archive
         if summary.status == "running":
             summary.finish("completed")
+            if reseed and not from_key and not dry_run:
+                rebuild_done(conn, dataset)                                      # a full replay rebuilt it
         if not dry_run:
             record_run(conn, summary)                                            # last run on import_meta
     if geocode and not dry_run and summary.status != "locked":                   # geocode clusters, locations;
@@ -85,26 +97,45 @@ def ingest(dataset_name: str, reseed: bool, from_key: str | None, dry_run: bool,
 
 
 def apply_in_order(settings: Settings, dataset: Dataset, plan: list[PlannedFile], summary: RunSummary,
-                   dry_run: bool) -> None:
+                   lock: WriterLock, dry_run: bool) -> None:
     """Each file in its own transaction; the first file that cannot be loaded stops the stream."""
+    logger = get_run_logger()
     progress = Progress(dataset.name, len(plan))
     with tempfile.TemporaryDirectory(prefix=f"fleettickets-{dataset.name}-") as workdir:
         for done, planned in enumerate(plan, start=1):
             try:
-                if planned.action == "republished":
-                    raise republished_error(dataset, planned)
-                if planned.action != "archive":
-                    raw = download(settings, planned, Path(workdir))
-                    staged, stats = transform(planned, raw)
-                    summary.files.append(apply(settings, dataset, planned, staged, stats, dry_run))
-                else:  # committed before a crash, never archived: archive only
-                    summary.archived_only.append(planned.change.key)
-                if planned.change.in_changes and not dry_run:
-                    archive(settings, dataset, planned)
-            except ChangeFileError as exc:
+                apply_one(settings, dataset, planned, summary, lock, dry_run, Path(workdir))
+            except (ChangeFileError, WriterLockLost) as exc:
                 summary.finish("failed", str(exc))
                 return
+            if planned.action is Action.HELD:
+                logger.warning("%s is dated more than %d min ahead of now: held back, not applied",
+                               planned.change.key, settings.future_tolerance_minutes)
             progress.update(done)
+
+
+def apply_one(settings: Settings, dataset: Dataset, planned: PlannedFile, summary: RunSummary,
+              lock: WriterLock, dry_run: bool, workdir: Path) -> None:
+    """One planned file through its steps (download, verify, transform, apply, archive)."""
+    if planned.action is Action.HELD:
+        summary.held_keys.append(planned.change.key)
+        return
+    if planned.action is Action.ARCHIVE:  # committed before a crash, never archived
+        summary.archived_only.append(planned.change.key)
+        if not dry_run:
+            archive(settings, dataset, planned, planned.ledger.sha256 if planned.ledger else None)
+        return
+    raw, sha256 = download(settings, planned, workdir)
+    if planned.action in (Action.VERIFY, Action.REPLAY) and not verify(settings, dataset, planned, sha256):
+        raise republished_error(dataset, planned, sha256)
+    if planned.action is Action.VERIFY:  # the same bytes uploaded again (another ETag)
+        raw.unlink(missing_ok=True)
+        summary.archived_only.append(planned.change.key)
+    else:
+        staged, stats = transform(planned, raw)
+        summary.files.append(apply(settings, dataset, planned, sha256, staged, stats, lock, dry_run))
+    if planned.change.in_changes and not dry_run:
+        archive(settings, dataset, planned, sha256)
 
 
 @flow(name="ingest-inc", on_failure=[notify_failure], on_crashed=[notify_failure])

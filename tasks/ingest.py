@@ -14,8 +14,8 @@ from fleettickets import storage
 from fleettickets.apply import FileResult, apply_change_file
 from fleettickets.config import Settings
 from fleettickets.datasets import Dataset
-from fleettickets.db import connect
-from fleettickets.ingest import PlannedFile
+from fleettickets.db import WriterLock, connect
+from fleettickets.ingest import Action, PlannedFile, same_bytes_as_applied
 from fleettickets.transform import TransformStats, transform_file
 from tasks.common import RETRY_ON_DB_CONNECTION_LOSS, RETRY_ON_S3, TASK_DEFAULTS
 
@@ -35,9 +35,22 @@ def list_changes(settings: Settings, dataset: Dataset, reseed: bool, from_key: s
 
 
 @task(name="download", **RETRY_ON_S3, **TASK_DEFAULTS)
-def download(settings: Settings, planned: PlannedFile, workdir: Path) -> Path:
+def download(settings: Settings, planned: PlannedFile, workdir: Path) -> tuple[Path, str]:
+    """The object on local disk, and the SHA-256 of its bytes (the file's identity)."""
     client = storage.make_s3_client(settings)
-    return storage.download(client, settings.s3_bucket, planned.change.key, workdir / planned.change.name)
+    dest = workdir / planned.change.name
+    return dest, storage.download(client, settings.s3_bucket, planned.change.key, dest)
+
+
+@task(name="verify", **RETRY_ON_S3, **TASK_DEFAULTS)
+def verify(settings: Settings, dataset: Dataset, planned: PlannedFile, sha256: str) -> bool:
+    """Whether the downloaded bytes are the ones the ledger accepted under this key."""
+    client = storage.make_s3_client(settings)
+    return same_bytes_as_applied(
+        planned, sha256,
+        archived_sha256=lambda: storage.content_sha256(
+            client, settings.s3_bucket, dataset.processed_prefix + planned.change.name),
+    )
 
 
 @task(name="transform", **TASK_DEFAULTS)
@@ -50,13 +63,13 @@ def transform(planned: PlannedFile, raw_path: Path) -> tuple[Path, TransformStat
 
 @task(name="apply", **RETRY_ON_DB_CONNECTION_LOSS, **TASK_DEFAULTS)
 def apply(
-    settings: Settings, dataset: Dataset, planned: PlannedFile, staged: Path, stats: TransformStats,
-    dry_run: bool,
+    settings: Settings, dataset: Dataset, planned: PlannedFile, sha256: str, staged: Path,
+    stats: TransformStats, lock: WriterLock, dry_run: bool,
 ) -> FileResult:
     with connect(settings.database_url, autocommit=True) as conn:
         result = apply_change_file(
-            conn, dataset, planned.change, staged, stats,
-            late=planned.late, replay=planned.action == "replay", dry_run=dry_run,
+            conn, dataset, planned.change, sha256, staged, stats, lock=lock,
+            late=planned.late, replay=planned.action is Action.REPLAY, dry_run=dry_run,
         )
     if planned.late:
         get_run_logger().warning(
@@ -67,6 +80,9 @@ def apply(
 
 
 @task(name="archive", **RETRY_ON_S3, **TASK_DEFAULTS)
-def archive(settings: Settings, dataset: Dataset, planned: PlannedFile) -> str:
+def archive(settings: Settings, dataset: Dataset, planned: PlannedFile, sha256: str | None) -> str:
+    """Move the file to processed/ (never over other bytes there); `sha256` None: hash it here."""
     client = storage.make_s3_client(settings)
-    return storage.archive(client, settings.s3_bucket, dataset, planned.change.name)
+    if sha256 is None:
+        sha256 = storage.content_sha256(client, settings.s3_bucket, planned.change.key)
+    return storage.archive(client, settings.s3_bucket, dataset, planned.change.name, sha256)

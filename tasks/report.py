@@ -75,7 +75,9 @@ def publish_run_artifacts(summary: RunSummary, freshness: str, newest_file_ts: d
             for f in files
         ] or [{**watermark, "file": "(no new files)"}],
         description=f"**{name} watermark**: `{summary.watermark_after or 'none yet'}`"
-                    f" ({eat_label(summary.watermark_after)}). Freshness: {freshness}.",
+                    f" ({eat_label(summary.watermark_after)}). Freshness: {freshness}."
+                    + "".join(f" **Held back** (dated ahead of now, not applied): `{key}`."
+                              for key in summary.held_keys),
     )
     create_markdown_artifact(
         key=f"{name}-run-summary",

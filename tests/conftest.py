@@ -154,7 +154,7 @@ def db(database: str) -> Iterator[psycopg.Connection]:
     """An autocommit connection to a test database with empty ticket tables."""
     with psycopg.connect(database, autocommit=True) as conn:
         conn.execute(
-            "TRUNCATE tickets.inc, tickets.crq, tickets.inc_history, tickets.applied_files;"
+            "TRUNCATE tickets.inc, tickets.crq, tickets.inc_history, tickets.inc_observations, tickets.applied_files;"
             " UPDATE tickets.import_meta SET metadata = '{}', last_run_at = NULL"
         )
         yield conn

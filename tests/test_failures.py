@@ -211,4 +211,5 @@ def test_quarantine_of_a_missing_file_is_a_clean_error(settings):
     assert result.returncode == 1
     assert result.stderr.strip() == (
         f"Error: {CHANGES}2030-01-01T00-00-00.csv: no such change file in bucket {settings.s3_bucket}"
+        " (looked under changes/ and processed/)"
     )

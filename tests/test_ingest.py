@@ -75,13 +75,22 @@ def test_byte_identical_delta_changes_nothing(db, settings, s3, inc_files):
     INGEST_FLOWS["inc"]()
     before, history_before = row_versions(db, "inc"), history(db)
 
+    state_before = table_state(db, "inc")
     upload(s3, settings.s3_bucket, "inc", [inc_files[-1]], names=["2026-06-16T09-00-00.csv"])
     summary = INGEST_FLOWS["inc"]()
 
     assert summary["files_applied"] == 1
     assert summary["inserted"] == summary["updated"] == summary["history_rows"] == 0
-    assert summary["unchanged"] > 0
-    assert row_versions(db, "inc") == before and history(db) == history_before
+    assert summary["unchanged"] == len(oracle.read_file(inc_files[-1])) > 0
+    assert table_state(db, "inc") == state_before and history(db) == history_before
+    # An unchanged row still records that a newer file carried it (so no file dated in
+    # between can win later); the tickets the file did not carry are not touched.
+    carried = set(oracle.read_file(inc_files[-1]))
+    after = row_versions(db, "inc")
+    assert {tid for tid, (_, key) in after.items() if key.endswith("2026-06-16T09-00-00.csv")} == carried
+    assert {tid: v for tid, v in after.items() if tid not in carried} == {
+        tid: v for tid, v in before.items() if tid not in carried
+    }
     assert watermark(db, "inc") == "automations/inc/changes/2026-06-16T09-00-00.csv"
 
 
@@ -175,7 +184,8 @@ def test_a_republished_key_with_other_bytes_stops_the_stream(db, settings, s3, i
 
     # the exporter publishes other bytes under a key that was already applied
     upload(s3, settings.s3_bucket, "inc", [inc_files[2]], names=[inc_files[1].name])
-    with pytest.raises(IngestFailed, match=f"automations/inc/changes/{inc_files[1].name}: already applied with ETag"):
+    republished = f"automations/inc/changes/{inc_files[1].name}: already applied with other bytes"
+    with pytest.raises(IngestFailed, match=republished):
         INGEST_FLOWS["inc"]()
 
     assert row_versions(db, "inc") == before  # not applied twice, not guessed

@@ -6,9 +6,11 @@ import click
 import psycopg
 from botocore.exceptions import BotoCoreError, ClientError
 
+from fleettickets import quarantine as quarantine_lib
 from fleettickets import storage
 from fleettickets.cli.common import DATASET_ARG, domain_errors, settings
 from fleettickets.datasets import get_dataset
+from fleettickets.db import connect
 from fleettickets.ingest import render_summary
 
 EXIT_STALE = 3  # files applied fine, but the exporter is late: a different page for the operator
@@ -49,9 +51,19 @@ def ingest(dataset: str, dry_run: bool, reseed: bool, from_key: str | None, no_g
 @DATASET_ARG
 @click.argument("key")
 def quarantine(dataset: str, key: str) -> None:
-    """Move change file KEY of DATASET to quarantine/ so the stream goes on without it."""
+    """Move file KEY of DATASET (under changes/ or processed/) to quarantine/ so the stream goes
+    on without it. An applied file is taken out of the accepted stream and the dataset is
+    replayed without it (its tickets are rebuilt from the remaining files)."""
     with domain_errors():
         config = settings()
-        target = storage.quarantine(storage.make_s3_client(config), config.s3_bucket,
-                                    get_dataset(dataset), key)
-    click.echo(f"quarantined: {target}")
+        with connect(config.database_url, autocommit=True) as conn:
+            moved = quarantine_lib.quarantine(conn, storage.make_s3_client(config), config.s3_bucket,
+                                              get_dataset(dataset), key)
+    click.echo(f"quarantined: {moved.source} -> {moved.target}")
+    if moved.unapplied:
+        click.echo(f"it had been applied: {moved.tickets_removed} tickets are rebuilt by a replay of the"
+                   f" remaining {dataset} files, now")
+        from flows.ingest import INGEST_FLOWS  # imports Prefect: only when replaying
+
+        with domain_errors():
+            click.echo(render_summary(INGEST_FLOWS[dataset](reseed=True, geocode=False)))

@@ -6,5 +6,6 @@ CREATE TEMP TABLE staged (
 CREATE TEMP TABLE applied (
     ticket_id text PRIMARY KEY,
     inserted  boolean NOT NULL,
+    changed   boolean NOT NULL,  -- false: only the carrying file moved on
     old_raw   jsonb  -- null when inserted; the new state is in the table itself
 ) ON COMMIT DROP;

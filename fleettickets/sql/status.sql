@@ -2,6 +2,7 @@
 SELECT m.metadata->>'source_max_key'                          AS watermark,
        m.last_run_at,
        m.metadata->'last_run'->>'status'                      AS last_run_status,
+       coalesce((m.metadata->>'rebuild_required')::boolean, false) AS rebuild_required,
        (SELECT count(*) FROM tickets.applied_files a WHERE a.dataset = m.dataset) AS files_applied,
        t.rows, t.open, t.geocoded
 FROM tickets.import_meta m

@@ -1,33 +1,34 @@
--- Apply one file: last occurrence of a ticket in the file wins; a row is written only
--- when this file is not older than the row's file and its content changed. What was
--- written, with its previous state, goes to pg_temp.applied for the post-apply hook
--- (this statement reads {table} at its snapshot, i.e. before the upsert). Returns the
--- distinct tickets of the file, and how many were inserted and updated.
-WITH src AS MATERIALIZED (
-    SELECT DISTINCT ON (raw->>'ticket_id') raw->>'ticket_id' AS ticket_id, raw
-    FROM pg_temp.staged
-    ORDER BY raw->>'ticket_id', seq DESC
-),
-upserted AS (
+-- Apply one file. A row is written when this file is newer than the file that last carried
+-- the ticket: its content if it changed, and in any case the file that carried it, so that a
+-- late file dated between the two can never win (never backwards). A file of the same date
+-- (a replay) rewrites nothing. What was written, with its previous content, goes to
+-- pg_temp.applied for the post-apply hook (this statement reads {table} at its snapshot,
+-- i.e. before the upsert). Returns the file's distinct tickets, how many were inserted,
+-- updated (content changed) and carried (newer file, same content).
+WITH upserted AS (
     INSERT INTO {table} AS cur (ticket_id, raw, source_key, file_ts)
-    SELECT ticket_id, raw, %(source_key)s, %(file_ts)s FROM src
+    SELECT ticket_id, raw, %(source_key)s, %(file_ts)s FROM pg_temp.src
     ON CONFLICT (ticket_id) DO UPDATE
         SET raw = excluded.raw,
             source_key = excluded.source_key,
             file_ts = excluded.file_ts,
-            last_loaded_at = now()
-        WHERE excluded.file_ts >= cur.file_ts
-          AND cur.raw IS DISTINCT FROM excluded.raw
+            -- last_loaded_at is when the content last changed (the map's "updated since").
+            last_loaded_at = CASE WHEN cur.raw IS DISTINCT FROM excluded.raw THEN now()
+                                  ELSE cur.last_loaded_at END
+        WHERE excluded.file_ts > cur.file_ts
+           OR (excluded.file_ts = cur.file_ts AND cur.raw IS DISTINCT FROM excluded.raw)
     RETURNING cur.ticket_id, (cur.xmax = 0) AS inserted
 ),
 recorded AS (
-    INSERT INTO pg_temp.applied (ticket_id, inserted, old_raw)
-    SELECT u.ticket_id, u.inserted, old.raw
+    INSERT INTO pg_temp.applied (ticket_id, inserted, changed, old_raw)
+    SELECT u.ticket_id, u.inserted, u.inserted OR old.raw IS DISTINCT FROM s.raw, old.raw
     FROM upserted u
+    JOIN pg_temp.src s USING (ticket_id)
     LEFT JOIN {table} old ON NOT u.inserted AND old.ticket_id = u.ticket_id
-    RETURNING inserted
+    RETURNING inserted, changed
 )
-SELECT (SELECT count(*) FROM src),
+SELECT (SELECT count(*) FROM pg_temp.src),
        count(*) FILTER (WHERE inserted),
-       count(*) FILTER (WHERE NOT inserted)
+       count(*) FILTER (WHERE changed AND NOT inserted),
+       count(*) FILTER (WHERE NOT changed)
 FROM recorded;
