@@ -9,7 +9,7 @@ export PREFECT_API_URL ?= http://127.0.0.1:$(PREFECT_PORT)/api
 STACK := bash scripts/local_stack.sh
 DEMO_ENV := set -a; source .env; set +a;
 
-.PHONY: setup demo test lint bench deploy down
+.PHONY: setup demo test test-long lint bench deploy down
 
 setup:
 	@bash scripts/setup.sh
@@ -44,6 +44,10 @@ test:
 	$(VENV)/ruff check .
 	$(VENV)/hadolint Dockerfile
 	$(VENV)/pytest -q
+
+## make test-long: the arrival-order property test drawing 200 streams instead of 12.
+test-long: setup
+	FLEETTICKETS_PROPERTY_EXAMPLES=200 $(VENV)/pytest -q tests/test_arrival_orders.py
 
 lint:
 	$(VENV)/ruff check .

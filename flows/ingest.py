@@ -29,9 +29,10 @@ from fleettickets.ingest import (
     rebuild_required,
     record_run,
     republished_error,
+    same_bytes_as_applied,
 )
 from tasks.geocode import run_geocoding
-from tasks.ingest import apply, archive, download, list_changes, transform, verify
+from tasks.ingest import apply, archive, archived_sha256, download, list_changes, transform
 from tasks.report import Progress, name_flow_run, notify_failure, publish_run_artifacts
 
 
@@ -126,7 +127,8 @@ def apply_one(settings: Settings, dataset: Dataset, planned: PlannedFile, summar
             archive(settings, dataset, planned, planned.ledger.sha256 if planned.ledger else None)
         return
     raw, sha256 = download(settings, planned, workdir)
-    if planned.action in (Action.VERIFY, Action.REPLAY) and not verify(settings, dataset, planned, sha256):
+    if planned.action in (Action.VERIFY, Action.REPLAY) and not same_bytes_as_applied(
+            planned, sha256, lambda: archived_sha256(settings, dataset, planned)):
         raise republished_error(dataset, planned, sha256)
     if planned.action is Action.VERIFY:  # the same bytes uploaded again (another ETag)
         raw.unlink(missing_ok=True)

@@ -15,7 +15,7 @@ from fleettickets.apply import FileResult, apply_change_file
 from fleettickets.config import Settings
 from fleettickets.datasets import Dataset
 from fleettickets.db import WriterLock, connect
-from fleettickets.ingest import Action, PlannedFile, same_bytes_as_applied
+from fleettickets.ingest import Action, PlannedFile
 from fleettickets.transform import TransformStats, transform_file
 from tasks.common import RETRY_ON_DB_CONNECTION_LOSS, RETRY_ON_S3, TASK_DEFAULTS
 
@@ -42,15 +42,12 @@ def download(settings: Settings, planned: PlannedFile, workdir: Path) -> tuple[P
     return dest, storage.download(client, settings.s3_bucket, planned.change.key, dest)
 
 
-@task(name="verify", **RETRY_ON_S3, **TASK_DEFAULTS)
-def verify(settings: Settings, dataset: Dataset, planned: PlannedFile, sha256: str) -> bool:
-    """Whether the downloaded bytes are the ones the ledger accepted under this key."""
+@task(name="hash archived copy", **RETRY_ON_S3, **TASK_DEFAULTS)
+def archived_sha256(settings: Settings, dataset: Dataset, planned: PlannedFile) -> str | None:
+    """The SHA-256 of the archived original of a file (for files applied before the ledger
+    recorded hashes)."""
     client = storage.make_s3_client(settings)
-    return same_bytes_as_applied(
-        planned, sha256,
-        archived_sha256=lambda: storage.content_sha256(
-            client, settings.s3_bucket, dataset.processed_prefix + planned.change.name),
-    )
+    return storage.content_sha256(client, settings.s3_bucket, dataset.processed_prefix + planned.change.name)
 
 
 @task(name="transform", **TASK_DEFAULTS)
