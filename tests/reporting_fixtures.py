@@ -1,19 +1,21 @@
 """Tickets for the reporting tests: rows written straight into tickets.inc / tickets.crq, and
-change files applied with the engine's own statements (stage, upsert, INC history hook)."""
+change files applied with the engine's own apply (stage, upsert, INC history hook, ledger)."""
 
 from __future__ import annotations
 
 import json
 import random
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import psycopg
 
+from fleettickets.apply import apply_change_file
 from fleettickets.datasets import file_name_for, get_dataset, parse_file_ts
-from fleettickets.db import load_sql, table_sql
-from fleettickets.transform import KEPT_COLUMNS, transform_file
+from fleettickets.storage import ChangeFile
+from fleettickets.transform import KEPT_COLUMNS, TransformStats, transform_file
 
 EAT = timezone(timedelta(hours=3))
 AS_OF = datetime(2026, 6, 17, 12, 0, tzinfo=EAT)
@@ -69,27 +71,25 @@ def insert(conn: psycopg.Connection, dataset: str, tickets: list[Ticket],
 
 
 def apply_rows(conn: psycopg.Connection, dataset: str, file_ts: datetime, rows: list[dict]) -> None:
-    """Apply one change file's cleaned rows as the engine does: upsert, then the post-apply hook."""
-    _apply(conn, dataset, file_ts, lambda copy: [copy.write_row((json.dumps(row),)) for row in rows])
+    """Apply one change file's cleaned rows with the engine's own apply (upsert, hook, ledger)."""
+    with tempfile.TemporaryDirectory() as work:
+        staged = Path(work) / "rows.staged"
+        # COPY text, as the transform writes it: one JSON object per line, backslashes doubled.
+        staged.write_text("".join(json.dumps(row).replace("\\", "\\\\") + "\n" for row in rows), encoding="utf-8")
+        _apply(conn, dataset, file_ts, staged, TransformStats(rows_read=len(rows), rows_staged=len(rows)))
 
 
 def apply_csv(conn: psycopg.Connection, dataset: str, path: Path, work: Path) -> None:
     """Transform an export file with the real transform, then apply it like apply_rows."""
     staged = work / (path.name + ".copy")
-    transform_file(path.name, path, staged)
-    _apply(conn, dataset, parse_file_ts(path.name), lambda copy: copy.write(staged.read_bytes()))
+    stats = transform_file(path.name, path, staged)
+    _apply(conn, dataset, parse_file_ts(path.name), staged, stats)
 
 
-def _apply(conn: psycopg.Connection, dataset: str, file_ts: datetime, fill) -> None:
-    ds = get_dataset(dataset)
-    params = {"source_key": ds.changes_key(file_name_for(file_ts)), "file_ts": file_ts, "dataset": dataset}
-    with conn.transaction(), conn.cursor() as cur:
-        cur.execute(load_sql("stage.sql"))
-        with cur.copy("COPY pg_temp.staged (raw) FROM STDIN") as copy:
-            fill(copy)
-        cur.execute(table_sql("upsert.sql", ds), params)
-        if ds.post_apply_sql:
-            cur.execute(load_sql(ds.post_apply_sql), params)
+def _apply(conn: psycopg.Connection, dataset: str, file_ts: datetime, staged: Path, stats: TransformStats) -> None:
+    name = file_name_for(file_ts)
+    change = ChangeFile(get_dataset(dataset).changes_key(name), name, file_ts, "test-etag", staged.stat().st_size)
+    apply_change_file(conn, get_dataset(dataset), change, "test-sha256", staged, stats)
 
 
 # -- a stream where teams change before (and sometimes after) closure -------------------------
