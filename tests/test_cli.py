@@ -1,4 +1,4 @@
-"""The command line: documented, clean errors, the DESIGN.md surface."""
+"""The command line: documented, clean errors, the docs/design.md surface."""
 
 from __future__ import annotations
 
