@@ -30,6 +30,17 @@ def test_help_lists_the_design_surface():
         assert re.search(rf"^\s+{name}\s", result.output, re.M)
 
 
+def test_version_is_the_installed_package_version():
+    import importlib.metadata
+    import tomllib
+
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    result = run_cli("--version", check=True)
+    assert result.stdout.strip() == f"fleettickets {importlib.metadata.version('fleettickets')}"
+    assert importlib.metadata.version("fleettickets") == declared
+    assert "fleettickets --version" in (REPO / "README.md").read_text()
+
+
 def test_status_json_reports_each_dataset(db, settings, s3, inc_files):
     upload(s3, settings.s3_bucket, "inc", inc_files[:2])
     run_cli("ingest", "inc", check=True)

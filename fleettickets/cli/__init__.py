@@ -17,6 +17,7 @@ from fleettickets.cli.sample import sample
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="fleettickets", message="%(prog)s %(version)s")  # the installed metadata
 def main() -> None:
     """Keep the tickets schema in step with the ticket change stream."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
