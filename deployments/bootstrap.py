@@ -35,7 +35,8 @@ from prefect.exceptions import ObjectNotFound
 # installed wheel, the checkout otherwise.
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 WORK_POOL = "fleettickets"
-DEPLOYMENTS = ("ingest-inc/scheduled", "ingest-crq/scheduled")
+DEPLOYMENTS = ("ingest-inc/scheduled", "ingest-crq/scheduled", "quarantine-file/on-demand",
+               "geocode-catch-up/on-demand")
 ZOMBIE_AUTOMATION = "fleettickets: mark zombie runs crashed"
 FAILURE_AUTOMATION = "fleettickets: notify failed runs"
 TERMINAL = {"prefect.flow-run.Completed", "prefect.flow-run.Failed", "prefect.flow-run.Cancelled",
