@@ -44,7 +44,7 @@ BUCKET = "isptickets-bench"
 DATASET = "inc"
 GNU_TIME = Path("/usr/bin/time")
 
-# The contract (shared/contract/EXPORT_FORMAT.md), restated here so the expected count and
+# The contract (docs/contract/EXPORT_FORMAT.md), restated here so the expected count and
 # the floor do not lean on the engine under test.
 SENTINEL_PREFIX = "EXPORT STOPPED DUE TO EXCESSIVE SIZE"
 DROPPED_COLUMNS = frozenset({

@@ -2,7 +2,9 @@
 
 1. the `fleettickets` process work pool, if missing;
 2. every deployment in prefect.yaml (`prefect --no-prompt deploy --all`); schedules carry
-   slugs, so a re-deploy updates them in place and never duplicates scheduled runs;
+   slugs, so a re-deploy updates them in place and never duplicates scheduled runs. It deploys
+   the code it was started from: the installed wheel (prefect.yaml ships inside this package,
+   the entrypoints are relative to site-packages) or a checkout (prefect.yaml at its root);
 3. what a self-hosted server needs to stay healthy: an automation that marks flow runs
    whose heartbeats stopped as Crashed (workers send them: PREFECT_RUNNER_HEARTBEAT_FREQUENCY),
    and, when FLEETTICKETS_ALERT_BLOCK names a Prefect notification block (Slack, email,
@@ -29,9 +31,12 @@ from prefect.events.actions import ChangeFlowRunState, SendNotification
 from prefect.events.schemas.automations import EventTrigger, Posture
 from prefect.exceptions import ObjectNotFound
 
+# Where flows/ lives (the entrypoints `flows/...py:...` are relative to it): site-packages for the
+# installed wheel, the checkout otherwise.
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 WORK_POOL = "fleettickets"
-DEPLOYMENTS = ("ingest-inc/scheduled", "ingest-crq/scheduled")
+DEPLOYMENTS = ("ingest-inc/scheduled", "ingest-crq/scheduled", "quarantine-file/on-demand",
+               "geocode-catch-up/on-demand")
 ZOMBIE_AUTOMATION = "fleettickets: mark zombie runs crashed"
 FAILURE_AUTOMATION = "fleettickets: notify failed runs"
 TERMINAL = {"prefect.flow-run.Completed", "prefect.flow-run.Failed", "prefect.flow-run.Cancelled",
@@ -48,10 +53,16 @@ def ensure_work_pool() -> str:
             return "created"
 
 
+def prefect_file(project_dir: Path) -> Path:
+    """The wheel carries prefect.yaml inside this package (pyproject.toml); a checkout at its root."""
+    packaged = project_dir / "deployments" / "prefect.yaml"
+    return packaged if packaged.is_file() else project_dir / "prefect.yaml"
+
+
 def fingerprint(project_dir: Path, target_dir: str) -> str:
     """What a deployment is made of: prefect.yaml, the flow code (parameters), where it runs."""
     digest = hashlib.sha256(target_dir.encode())
-    for path in [project_dir / "prefect.yaml", *sorted((project_dir / "flows").glob("*.py"))]:
+    for path in [prefect_file(project_dir), *sorted((project_dir / "flows").glob("*.py"))]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
 
@@ -74,7 +85,8 @@ def deploy_all(project_dir: Path = PROJECT_DIR) -> str:
     if deployed_versions() == {version}:
         return f"up to date (version {version})"
     env = {**os.environ, "FLEETTICKETS_PROJECT_DIR": target_dir, "FLEETTICKETS_DEPLOY_FINGERPRINT": version}
-    subprocess.run([str(Path(sys.executable).parent / "prefect"), "--no-prompt", "deploy", "--all"],
+    subprocess.run([str(Path(sys.executable).parent / "prefect"), "--no-prompt", "deploy", "--all",
+                    "--prefect-file", str(prefect_file(project_dir))],
                    cwd=project_dir, env=env, check=True, stdout=subprocess.DEVNULL)
     return f"deployed version {version}: {', '.join(DEPLOYMENTS)}"
 

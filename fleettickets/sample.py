@@ -2,7 +2,7 @@
 
 `write_stream` writes a full baseline file, then N delta files, into a folder, named
 like the exporter's keys under `automations/<dataset>/changes/`. The files follow
-shared/contract/EXPORT_FORMAT.md, quirks included: a UTF-8 BOM, the sentinel row,
+docs/contract/EXPORT_FORMAT.md, quirks included: a UTF-8 BOM, the sentinel row,
 both line endings, a shuffled column order, duplicate ticket ids within a delta,
 free-text locations with commas, quotes, line breaks and plus codes, and the odd
 unparseable timestamp. Same arguments, byte-identical files.

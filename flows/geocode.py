@@ -1,11 +1,15 @@
-"""Flow `geocode`: the geocoding steps alone (`fleettickets geocode [--budget N]`).
+"""Flows `geocode` (the geocoding steps alone: `fleettickets geocode [--budget N]`) and
+`geocode-catch-up` (the same steps as an operator's deployment, with a validated budget).
 
 The ingest flows run the same steps after their files are applied (tasks/geocode.py).
 """
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from prefect import flow, get_run_logger
+from pydantic import Field
 
 from fleettickets.config import Settings
 from fleettickets.geocode import render_report
@@ -18,3 +22,16 @@ def geocode(budget: int | None = None) -> dict:
     report = run_geocoding(Settings.from_env(), budget)
     get_run_logger().info("%s", render_report(report))
     return report
+
+
+@flow(name="geocode-catch-up", log_prints=True)
+def geocode_catch_up(
+    budget: Annotated[int, Field(ge=1, description="At most this many provider requests in this run"
+                                                  " (GEOCODER_DAILY_BUDGET still applies).")] = 1000,
+) -> dict:
+    """Work the geocoding backlog (deployment `geocode-catch-up/on-demand`, started by an operator).
+
+    The steps of the `geocode` flow, in this run (its logs and artifacts are this run's), with at
+    most `budget` provider requests, e.g. after an outage or a quota day left addresses waiting.
+    """
+    return geocode.fn(budget=budget)

@@ -249,6 +249,7 @@ def run_until_settled(db: psycopg.Connection, s3: Any, bucket: str, quarantined:
     raise AssertionError(f"the stream did not settle: {keys(s3, bucket, CHANGES)}")
 
 
+@pytest.mark.timeout(120 + 30 * EXAMPLES)
 @seed(20261201)
 @hypothesis_settings(max_examples=EXAMPLES, deadline=None, derandomize=False,
                      suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

@@ -1,4 +1,4 @@
-"""The command line: documented, clean errors, the DESIGN.md surface."""
+"""The command line: documented, clean errors, the docs/design.md surface."""
 
 from __future__ import annotations
 
@@ -28,6 +28,17 @@ def test_help_lists_the_design_surface():
     assert result.exit_code == 0
     for name in ("migrate", "ingest", "quarantine", "geocode", "status", "sample"):
         assert re.search(rf"^\s+{name}\s", result.output, re.M)
+
+
+def test_version_is_the_installed_package_version():
+    import importlib.metadata
+    import tomllib
+
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    result = run_cli("--version", check=True)
+    assert result.stdout.strip() == f"fleettickets {importlib.metadata.version('fleettickets')}"
+    assert importlib.metadata.version("fleettickets") == declared
+    assert "fleettickets --version" in (REPO / "README.md").read_text()
 
 
 def test_status_json_reports_each_dataset(db, settings, s3, inc_files):

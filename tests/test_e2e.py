@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -37,12 +39,33 @@ QUEUE = "e2e"
 DEPLOYMENTS = ("ingest-inc/scheduled", "ingest-crq/scheduled")
 
 
-def bootstrap() -> str:
-    """`make deploy`'s bootstrap, as a subprocess against the test server."""
-    proc = subprocess.run([str(VENV_BIN / "python"), "-m", "deployments.bootstrap"], cwd=REPO,
-                          capture_output=True, text=True, timeout=180, env=os.environ.copy())
+def bootstrap(bin_dir: Path = VENV_BIN, cwd: Path = REPO, env: dict[str, str] | None = None) -> str:
+    """`make deploy`'s bootstrap, as a subprocess against the test server (the checkout's by default;
+    tests/test_wheel.py runs an installed wheel's)."""
+    proc = subprocess.run([str(bin_dir / "python"), "-m", "deployments.bootstrap"], cwd=cwd,
+                          capture_output=True, text=True, timeout=180, env=env or os.environ.copy())
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout
+
+
+@contextmanager
+def running_worker(log: Path, bin_dir: Path = VENV_BIN, cwd: Path = REPO, env: dict[str, str] | None = None,
+                   options: Sequence[str] = ()) -> Iterator[subprocess.Popen]:
+    """`prefect worker start --pool fleettickets` polling only the test's queue, until the block ends."""
+    with get_client(sync_client=True) as client:
+        if QUEUE not in {q.name for q in client.read_work_queues(work_pool_name="fleettickets")}:
+            client.create_work_queue(name=QUEUE, work_pool_name="fleettickets")
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [str(bin_dir / "prefect"), "worker", "start", "--pool", "fleettickets", "--work-queue", QUEUE, *options],
+            cwd=cwd, env={**(env or os.environ), "PREFECT_RUNNER_HEARTBEAT_FREQUENCY": "30"},
+            stdout=out, stderr=subprocess.STDOUT,
+        )
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        proc.wait(30)
 
 
 def prefect_state() -> dict:
@@ -96,19 +119,8 @@ def latest_artifact(key: str):
 @pytest.fixture
 def worker(settings, output_dir: Path):
     bootstrap()
-    log = output_dir / "worker.log"
-    with get_client(sync_client=True) as client:
-        if QUEUE not in {q.name for q in client.read_work_queues(work_pool_name="fleettickets")}:
-            client.create_work_queue(name=QUEUE, work_pool_name="fleettickets")
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [str(VENV_BIN / "prefect"), "worker", "start", "--pool", "fleettickets", "--work-queue", QUEUE],
-            cwd=REPO, env={**os.environ, "PREFECT_RUNNER_HEARTBEAT_FREQUENCY": "30"},
-            stdout=out, stderr=subprocess.STDOUT,
-        )
-    yield proc
-    proc.terminate()
-    proc.wait(30)
+    with running_worker(output_dir / "worker.log") as proc:
+        yield proc
 
 
 def state_of(flow_run) -> tuple[StateType, str]:

@@ -1,6 +1,6 @@
 """Geocoding, Prefect-free: every ticket on the map with an honest precision.
 
-Ladder (DESIGN.md): `plus_code` (decoded offline) > `location` (a provider's hit within the
+Ladder (docs/design.md): `plus_code` (decoded offline) > `location` (a provider's hit within the
 cluster's guard radius) > `cluster` (the gazetteer centroid) > none. See run.py for the
 steps, providers.py for the provider protocol, gazetteer.py for the shipped place list.
 """
