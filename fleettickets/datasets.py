@@ -71,3 +71,9 @@ def parse_file_ts(key: str) -> datetime | None:
 
 def file_name_for(ts: datetime) -> str:
     return ts.astimezone(EAT).strftime("%Y-%m-%dT%H-%M-%S.csv")
+
+
+def eat_label(key: str | None) -> str:
+    """'2026-06-15 17:00:00 EAT' for a change key, for people."""
+    ts = parse_file_ts(key) if key else None
+    return ts.astimezone(EAT).strftime("%Y-%m-%d %H:%M:%S EAT") if ts else "-"

@@ -8,10 +8,10 @@ from typing import Any
 
 from fleettickets import storage
 from fleettickets.config import Settings
-from fleettickets.datasets import DATASETS
+from fleettickets.datasets import DATASETS, eat_label
 from fleettickets.db import connect, load_sql, table_sql
 from fleettickets.geocode.budget import budget_state
-from fleettickets.ingest import eat_label, hold_after
+from fleettickets.plan import hold_after
 
 log = logging.getLogger(__name__)
 

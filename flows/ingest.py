@@ -17,20 +17,9 @@ from fleettickets.datasets import Dataset, get_dataset, parse_file_ts
 from fleettickets.db import WriterLock, advisory_lock, connect, lock_key
 from fleettickets.errors import ChangeFileError
 from fleettickets.freshness import check_freshness
-from fleettickets.ingest import (
-    Action,
-    PlannedFile,
-    RunSummary,
-    hold_after,
-    plan_files,
-    read_ledger,
-    read_watermark,
-    rebuild_done,
-    rebuild_required,
-    record_run,
-    republished_error,
-    same_bytes_as_applied,
-)
+from fleettickets.plan import Action, PlannedFile, hold_after, plan_files, republished_error, same_bytes_as_applied
+from fleettickets.stream_state import read_ledger, read_watermark, rebuild_done, rebuild_required, record_run
+from fleettickets.summary import Mode, RunSummary, Status
 from tasks.geocode import run_geocoding
 from tasks.ingest import apply, archive, archived_sha256, download, list_changes, transform
 from tasks.report import Progress, name_flow_run, notify_failure, publish_run_artifacts
@@ -53,16 +42,16 @@ def ingest(dataset_name: str, reseed: bool, from_key: str | None, dry_run: bool,
     settings = Settings.from_env()
     dataset = get_dataset(dataset_name)
     logger = get_run_logger()
-    summary = RunSummary(dataset.name, "dry-run" if dry_run else "reseed" if reseed else "normal")
+    summary = RunSummary(dataset.name, Mode.DRY_RUN if dry_run else Mode.RESEED if reseed else Mode.NORMAL)
 
     with connect(settings.database_url, autocommit=True) as conn, \
             advisory_lock(conn, dataset.lock_name, wait=wait) as locked:       # one writer per dataset
         if not locked:
             logger.warning("another ingest-%s run holds the writer lock; exiting", dataset.name)
-            return summary.finish("locked").as_dict()
+            return summary.finish(Status.LOCKED).as_dict()
         lock = WriterLock(lock_key(dataset.lock_name), conn.info.backend_pid)
         if rebuild_required(conn, dataset) and not dry_run:                      # an applied file left the
-            reseed, from_key, summary.mode = True, None, "reseed"                #  stream: replay it all
+            reseed, from_key, summary.mode = True, None, Mode.RESEED                #  stream: replay it all
             logger.warning("an applied file was quarantined: replaying the whole %s stream", dataset.name)
         summary.watermark_before = read_watermark(conn, dataset)
         listing = list_changes(settings, dataset, reseed, from_key)              # list changes
@@ -72,13 +61,13 @@ def ingest(dataset_name: str, reseed: bool, from_key: str | None, dry_run: bool,
                           hold_after=hold_after(datetime.now(UTC), settings.future_tolerance_minutes))
         apply_in_order(settings, dataset, plan, summary, lock, dry_run)          # per file: download ->
         summary.watermark_after = read_watermark(conn, dataset)                  #  transform -> apply -> archive
-        if summary.status == "running":
-            summary.finish("completed")
+        if summary.status is Status.RUNNING:
+            summary.finish(Status.COMPLETED)
             if reseed and not from_key and not dry_run:
                 rebuild_done(conn, dataset)                                      # a full replay rebuilt it
         if not dry_run:
             record_run(conn, summary)                                            # last run on import_meta
-    if geocode and not dry_run and summary.status != "locked":                   # geocode clusters, locations;
+    if geocode and not dry_run and summary.status is not Status.LOCKED:                   # geocode clusters, locations;
         summary.geocoding = run_geocoding(settings, budget=settings.geocoder_run_budget)  # resolve geoms
     newest = max(filter(None, [parse_file_ts(summary.watermark_after or ""),   # is the exporter keeping up?
                                *(f.ts for f in listing.files)]), default=None)
@@ -86,7 +75,7 @@ def ingest(dataset_name: str, reseed: bool, from_key: str | None, dry_run: bool,
     name_flow_run(summary)                                                       # UI: run name
     publish_run_artifacts(summary, freshness.message, newest)                    # UI: watermark, summary, quality
     logger.info(summary.render())
-    if summary.status == "failed":
+    if summary.status is Status.FAILED:
         raise IngestFailed(
             f"ingest-{dataset.name} stopped at {summary.error}. Earlier files stayed committed;"
             f" fix the exporter or run: fleettickets quarantine {dataset.name} <key>",
@@ -107,7 +96,7 @@ def apply_in_order(settings: Settings, dataset: Dataset, plan: list[PlannedFile]
             try:
                 apply_one(settings, dataset, planned, summary, lock, dry_run, Path(workdir))
             except (ChangeFileError, WriterLockLost) as exc:
-                summary.finish("failed", str(exc))
+                summary.finish(Status.FAILED, str(exc))
                 return
             if planned.action is Action.HELD:
                 logger.warning("%s is dated more than %d min ahead of now: held back, not applied",

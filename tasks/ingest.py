@@ -15,7 +15,7 @@ from fleettickets.apply import FileResult, apply_change_file
 from fleettickets.config import Settings
 from fleettickets.datasets import Dataset
 from fleettickets.db import WriterLock, connect
-from fleettickets.ingest import Action, PlannedFile
+from fleettickets.plan import Action, PlannedFile
 from fleettickets.transform import TransformStats, transform_file
 from tasks.common import RETRY_ON_DB_CONNECTION_LOSS, RETRY_ON_S3, TASK_DEFAULTS
 

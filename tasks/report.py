@@ -20,9 +20,9 @@ from prefect.artifacts import (
 from prefect.client.orchestration import get_client
 from prefect.runtime import flow_run
 
-from fleettickets.datasets import parse_file_ts
-from fleettickets.ingest import RunSummary, eat_label
+from fleettickets.datasets import eat_label, parse_file_ts
 from fleettickets.quality import quality_rows
+from fleettickets.summary import Mode, RunSummary, Status
 from tasks.common import TASK_DEFAULTS
 
 log = logging.getLogger(__name__)
@@ -37,9 +37,9 @@ def name_flow_run(summary: RunSummary) -> None:
     name = f"{summary.dataset}: " + (
         f"{applied} file{'s' * (applied != 1)} -> {last}" if applied else "no new files"
     )
-    if summary.mode != "normal":
+    if summary.mode is not Mode.NORMAL:
         name += f" ({summary.mode})"
-    if summary.status in {"failed", "locked"}:
+    if summary.status in {Status.FAILED, Status.LOCKED}:
         name += f" [{summary.status}]"
     with get_client(sync_client=True) as client:
         client.update_flow_run(UUID(str(flow_run.id)), name=name)

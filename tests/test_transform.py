@@ -55,7 +55,7 @@ def test_contract_rules(tmp_path):
     stats, staged = run(tmp_path, make_csv(rows, bom=True, newline="\r\n"))
 
     assert stats.as_dict() == {"rows_read": 7, "dropped_sentinel": 1, "dropped_alarm": 2,
-                               "dropped_invalid": 1, "rows_staged": 3}
+                               "dropped_invalid": 1, "rows_staged": 3, "nul_cells": 0}
     by_id = {r["ticket_id"]: r for r in staged}
     assert set(by_id) == {"INC000000000001", "INC000000000004", "INC000000000005"}
     first = by_id["INC000000000001"]

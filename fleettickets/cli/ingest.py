@@ -11,7 +11,7 @@ from fleettickets import storage
 from fleettickets.cli.common import DATASET_ARG, domain_errors, settings
 from fleettickets.datasets import get_dataset
 from fleettickets.db import connect
-from fleettickets.ingest import render_summary
+from fleettickets.summary import render_summary
 
 EXIT_STALE = 3  # files applied fine, but the exporter is late: a different page for the operator
 
