@@ -17,7 +17,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from hypothesis import HealthCheck, given, note, seed
+from hypothesis import HealthCheck, event, given, note, seed
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
@@ -272,6 +272,8 @@ def test_any_arrival_order_equals_an_in_order_replay(db, settings, s3, monkeypat
         if crash:
             m.undo()
             run_until_settled(db, s3, bucket, quarantined)
+            event(f"crashed at {crash.point}" if crash.fired else "crash point not reached")
+        event(f"{len(files)} files in {len(batches)} batches")
 
         accepted = [f for f in files if f.name in accepted_names(db)]
         # Every file sent was accepted, except re-published bytes taken out by quarantine.
@@ -281,6 +283,24 @@ def test_any_arrival_order_equals_an_in_order_replay(db, settings, s3, monkeypat
 
 
 # --- the holes, one named test each ----------------------------------------------------------
+
+@pytest.mark.parametrize("point", CRASH_POINTS)
+def test_a_crash_at_any_step_then_a_rerun_equals_a_clean_load(db, settings, s3, monkeypatch, point):
+    files = [StreamFile(name_at(m), csv_bytes(three_tickets(s))) for m, s in ((0, "New"), (20, "ASSIGNED"))]
+    for f in files:
+        put(s3, settings.s3_bucket, f)
+    crash = Crash(point, nth=2 if point == "download" else 1)
+    with monkeypatch.context() as m:
+        install_crash_points(m, crash)
+        with pytest.raises(SimulatedCrash):
+            ingest()
+    assert crash.fired
+
+    assert ingest()["status"] == "completed"
+    assert keys(s3, settings.s3_bucket, CHANGES) == []
+    assert {r[3] for r in ledger(db, "inc")} == {0}  # nothing applied twice
+    assert_in_order_replay(db, s3, settings.s3_bucket, files)
+
 
 def three_tickets(status: str, team: str = "Team A") -> list[dict[str, str]]:
     return [ticket_row(tid, status, "pending", team, "alice") for tid in TICKETS[:3]]
