@@ -73,7 +73,7 @@ def ingest(dataset_name: str, reseed: bool, from_key: str | None, dry_run: bool,
                                *(f.ts for f in listing.files)]), default=None)
     freshness = check_freshness(newest, datetime.now(UTC), settings.stale_after_minutes)
     name_flow_run(summary)                                                       # UI: run name
-    publish_run_artifacts(summary, freshness.message, newest)                    # UI: watermark, summary, quality
+    publish_run_artifacts(summary, freshness.message, newest, settings)          # UI: watermark, summary, quality, SLA
     logger.info(summary.render())
     if summary.status is Status.FAILED:
         raise IngestFailed(

@@ -10,7 +10,8 @@ import urllib.request
 from datetime import datetime
 from uuid import UUID
 
-from prefect import task
+import psycopg
+from prefect import get_run_logger, task
 from prefect.artifacts import (
     create_markdown_artifact,
     create_progress_artifact,
@@ -20,8 +21,10 @@ from prefect.artifacts import (
 from prefect.client.orchestration import get_client
 from prefect.runtime import flow_run
 
+from fleettickets.config import Settings
 from fleettickets.datasets import eat_label, parse_file_ts
 from fleettickets.quality import quality_rows
+from fleettickets.sla import load_sla_report
 from fleettickets.summary import Mode, RunSummary, Status
 from tasks.common import TASK_DEFAULTS
 
@@ -62,7 +65,8 @@ class Progress:
 
 
 @task(name="publish run artifacts", **TASK_DEFAULTS)
-def publish_run_artifacts(summary: RunSummary, freshness: str, newest_file_ts: datetime | None) -> None:
+def publish_run_artifacts(summary: RunSummary, freshness: str, newest_file_ts: datetime | None,
+                          settings: Settings) -> None:
     name = summary.dataset
     files = summary.as_dict()["files"]
     watermark = {"watermark": summary.watermark_after or "-", "eat_time": eat_label(summary.watermark_after),
@@ -92,6 +96,21 @@ def publish_run_artifacts(summary: RunSummary, freshness: str, newest_file_ts: d
             table=rows,
             description=f"{name} data quality: {drift} check(s) drifting from the contract's proportions",
         )
+    publish_sla(settings, name)
+
+
+def publish_sla(settings: Settings, dataset: str) -> None:
+    """Keyed artifact `<ds>-sla`: this week's compliance by the 48 h rule and by the source, and how
+    often the two verdicts disagree. A report the database cannot give is logged, not a failed run:
+    the files are committed either way."""
+    try:
+        report = load_sla_report(settings.database_url, dataset)
+    except psycopg.Error as exc:  # the class and SQLSTATE only: a message may quote connection details
+        hint = "; run `fleettickets migrate` (migration 07)" if exc.sqlstate == "42883" else ""
+        get_run_logger().warning("%s-sla artifact not published: %s (SQLSTATE %s)%s", dataset,
+                                 type(exc).__name__, exc.sqlstate or "-", hint)
+        return
+    create_table_artifact(key=f"{dataset}-sla", table=report.table(), description=report.description())
 
 
 def _lag(watermark: str | None, newest_file_ts: datetime | None) -> str:
