@@ -104,11 +104,15 @@ def report(bench: Bench, rows: list[Row], workdir: Path, load_before: float) -> 
         # Another job on this machine skews the figures: the load average says if one ran.
         "load average (1 min) before/after": f"{load_before:.2f} / {os.getloadavg()[0]:.2f}",
         **bench.checks,
+        **{f"{name}, every run (s)": ", ".join(f"{x:.2f}" if x is not None else "-" for x in xs)
+           for name, xs in bench.series.items()},
         **{f"{name}: expected tickets after its files": s.tickets_after[-1] for name, s in bench.streams.items()},
     }
     print("\n" + "\n".join(f"{k}: {v}" for k, v in extra.items()))
     params = {**dataclasses.asdict(sizes), "quick": bench.quick, "warm": bench.warm, "cpus": os.cpu_count()}
-    write_results(workdir / "results.json", params, rows, runs, {**extra, "dlt": bench.dlt, "floors": bench.floors})
+    write_results(workdir / "results.json", params, rows, runs,
+                  {**extra, "dlt": dataclasses.asdict(bench.dlt) if bench.dlt else None,
+                   "floors": {k: dataclasses.asdict(v) for k, v in bench.floors.items()}})
     print(f"\nresults written to {workdir / 'results.json'}; logs in {workdir / 'logs'}", flush=True)
 
 

@@ -38,7 +38,7 @@ def timed(stack: Stack, env: dict[str, str], label: str, cmd: list[str]) -> Run:
     checkpoint(env["DATABASE_URL"])
     command = " ".join([Path(cmd[0]).name, *cmd[1:]])
     log(f"timing: {label}: {command} ...")
-    log_path = stack.logs / f"{label}.log"
+    log_path = stack.logs / f"{label.replace(' ', '-')}.log"
     since = datetime.now(UTC)
     measured = run_measured(cmd, env, log_path)
     run = Run(label, command, measured.seconds, measured.peak_rss_mb, measured.returncode)

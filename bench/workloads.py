@@ -42,6 +42,7 @@ class Bench:
     dlt: DltResult | None = None
     geocoding: list[Row] = field(default_factory=list)
     checks: dict[str, Any] = field(default_factory=dict)
+    series: dict[str, list[float | None]] = field(default_factory=dict)  # every repeat's seconds
 
     def env(self, state: str) -> dict[str, str]:
         return self.stack.ours_env(self.dsn[state], f"bench-{state}")
@@ -118,6 +119,11 @@ def stream_1x(bench: Bench) -> None:
     bench.keep(ours.geocode(bench.stack, bench.env("1x"), "1x placement"))
 
 
+def _median(bench: Bench, name: str, runs: list[Run]) -> Run:
+    bench.series[name] = [r.seconds for r in runs]
+    return bench.keep(ours.median(runs))
+
+
 def nothing_to_do(bench: Bench) -> tuple[Run, Run]:
     """`ingest inc` (geocoding on) with no new file, and the trivial flow, alternating."""
     pairs = []
@@ -125,9 +131,8 @@ def nothing_to_do(bench: Bench) -> tuple[Run, Run]:
         idle = ours.ingest(bench.stack, bench.env("10x"), f"idle {k + 1}")
         trivial = ours.trivial_flow(bench.stack, bench.env("10x"), f"trivial flow {k + 1}")
         pairs.append((idle, trivial))
-    chosen = bench.keep(ours.median([p[0] for p in pairs])), ours.median([p[1] for p in pairs])
-    bench.keep(chosen[1])
-    return chosen
+    return (_median(bench, "nothing to do", [p[0] for p in pairs]),
+            _median(bench, "one-task flow", [p[1] for p in pairs]))
 
 
 def scheduled(bench: Bench) -> tuple[Run, Run]:
@@ -139,7 +144,8 @@ def scheduled(bench: Bench) -> tuple[Run, Run]:
             bench.stack.upload(f"bench-{state}", bench.streams[state].paths[files - 1: files])
             runs[state].append(ours.ingest(bench.stack, bench.env(state), f"scheduled {state} {k + 1}",
                                            expected=bench.streams[state].expected(files)))
-    return bench.keep(ours.median(runs["1x"])), bench.keep(ours.median(runs["10x"]))
+    return (_median(bench, "scheduled at 1x", runs["1x"]),
+            _median(bench, "scheduled at 10x", runs["10x"]))
 
 
 def backlog(bench: Bench) -> Run:
