@@ -56,7 +56,7 @@ lint:
 
 bench: setup
 	uv sync --frozen --quiet --group bench
-	$(VENV)/python bench/run_bench.py
+	$(VENV)/python bench/run_bench.py $(BENCH_ARGS)
 
 down:
 	@$(STACK) stop all
