@@ -11,7 +11,6 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 
-from fleettickets.config import Settings
 from fleettickets.datasets import Dataset, get_dataset, parse_file_ts
 from fleettickets.db import advisory_lock, connect
 from fleettickets.errors import ChangeFileError
@@ -25,6 +24,7 @@ from fleettickets.ingest import (
     record_run,
     republished_error,
 )
+from tasks.blocks import run_settings
 from tasks.geocode import run_geocoding
 from tasks.ingest import apply, archive, download, list_changes, transform
 from tasks.report import Progress, name_flow_run, notify_failure, publish_run_artifacts
@@ -44,7 +44,7 @@ class SourceStale(IngestFailed):
 
 def ingest(dataset_name: str, reseed: bool, from_key: str | None, dry_run: bool, wait: bool,
            geocode: bool) -> dict:
-    settings = Settings.from_env()
+    settings = run_settings()  # blocks, else the environment; read once per run
     dataset = get_dataset(dataset_name)
     logger = get_run_logger()
     summary = RunSummary(dataset.name, "dry-run" if dry_run else "reseed" if reseed else "normal")
@@ -55,18 +55,18 @@ def ingest(dataset_name: str, reseed: bool, from_key: str | None, dry_run: bool,
             logger.warning("another ingest-%s run holds the writer lock; exiting", dataset.name)
             return summary.finish("locked").as_dict()
         summary.watermark_before = read_watermark(conn, dataset)
-        listing = list_changes(settings, dataset, reseed, from_key)              # list changes
+        listing = list_changes(dataset, reseed, from_key)                        # list changes
         summary.skipped_keys = listing.skipped
         plan = plan_files(dataset, listing, read_ledger(conn, dataset),          # apply, replay or archive
                           summary.watermark_before, reseed=reseed)
-        apply_in_order(settings, dataset, plan, summary, dry_run)                # per file: download ->
+        apply_in_order(dataset, plan, summary, dry_run)                          # per file: download ->
         summary.watermark_after = read_watermark(conn, dataset)                  #  transform -> apply -> archive
         if summary.status == "running":
             summary.finish("completed")
         if not dry_run:
             record_run(conn, summary)                                            # last run on import_meta
     if geocode and not dry_run and summary.status != "locked":                   # geocode clusters, locations;
-        summary.geocoding = run_geocoding(settings, budget=settings.geocoder_run_budget)  # resolve geoms
+        summary.geocoding = run_geocoding(budget=settings.geocoder_run_budget)   # resolve geoms
     newest = max(filter(None, [parse_file_ts(summary.watermark_after or ""),   # is the exporter keeping up?
                                *(f.ts for f in listing.files)]), default=None)
     freshness = check_freshness(newest, datetime.now(UTC), settings.stale_after_minutes)
@@ -84,8 +84,7 @@ def ingest(dataset_name: str, reseed: bool, from_key: str | None, dry_run: bool,
     return summary.as_dict()
 
 
-def apply_in_order(settings: Settings, dataset: Dataset, plan: list[PlannedFile], summary: RunSummary,
-                   dry_run: bool) -> None:
+def apply_in_order(dataset: Dataset, plan: list[PlannedFile], summary: RunSummary, dry_run: bool) -> None:
     """Each file in its own transaction; the first file that cannot be loaded stops the stream."""
     progress = Progress(dataset.name, len(plan))
     with tempfile.TemporaryDirectory(prefix=f"fleettickets-{dataset.name}-") as workdir:
@@ -94,13 +93,13 @@ def apply_in_order(settings: Settings, dataset: Dataset, plan: list[PlannedFile]
                 if planned.action == "republished":
                     raise republished_error(dataset, planned)
                 if planned.action != "archive":
-                    raw = download(settings, planned, Path(workdir))
+                    raw = download(planned, Path(workdir))
                     staged, stats = transform(planned, raw)
-                    summary.files.append(apply(settings, dataset, planned, staged, stats, dry_run))
+                    summary.files.append(apply(dataset, planned, staged, stats, dry_run))
                 else:  # committed before a crash, never archived: archive only
                     summary.archived_only.append(planned.change.key)
                 if planned.change.in_changes and not dry_run:
-                    archive(settings, dataset, planned)
+                    archive(dataset, planned)
             except ChangeFileError as exc:
                 summary.finish("failed", str(exc))
                 return

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -29,6 +31,7 @@ from prefect.client.schemas.sorting import ArtifactSort
 from prefect.deployments import run_deployment
 
 from fleettickets.datasets import EAT
+from tasks.blocks import delete_blocks
 from tests import oracle
 from tests.conftest import REPO, VENV_BIN, run_cli
 from tests.helpers import ledger, row_versions, table_state, upload
@@ -37,9 +40,9 @@ QUEUE = "e2e"
 DEPLOYMENTS = ("ingest-inc/scheduled", "ingest-crq/scheduled")
 
 
-def bootstrap() -> str:
+def bootstrap(*args: str) -> str:
     """`make deploy`'s bootstrap, as a subprocess against the test server."""
-    proc = subprocess.run([str(VENV_BIN / "python"), "-m", "deployments.bootstrap"], cwd=REPO,
+    proc = subprocess.run([str(VENV_BIN / "python"), "-m", "deployments.bootstrap", *args], cwd=REPO,
                           capture_output=True, text=True, timeout=180, env=os.environ.copy())
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout
@@ -93,22 +96,36 @@ def latest_artifact(key: str):
                                      sort=ArtifactSort.CREATED_DESC, limit=1)[0]
 
 
-@pytest.fixture
-def worker(settings, output_dir: Path):
-    bootstrap()
-    log = output_dir / "worker.log"
+@contextmanager
+def running_worker(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
+    """A process worker on the test queue, with exactly `env` as its environment."""
     with get_client(sync_client=True) as client:
         if QUEUE not in {q.name for q in client.read_work_queues(work_pool_name="fleettickets")}:
             client.create_work_queue(name=QUEUE, work_pool_name="fleettickets")
     with log.open("w") as out:
         proc = subprocess.Popen(
             [str(VENV_BIN / "prefect"), "worker", "start", "--pool", "fleettickets", "--work-queue", QUEUE],
-            cwd=REPO, env={**os.environ, "PREFECT_RUNNER_HEARTBEAT_FREQUENCY": "30"},
+            cwd=REPO, env={**env, "PREFECT_RUNNER_HEARTBEAT_FREQUENCY": "30"},
             stdout=out, stderr=subprocess.STDOUT,
         )
-    yield proc
-    proc.terminate()
-    proc.wait(30)
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+@pytest.fixture
+def worker(settings, output_dir: Path):
+    # The bootstrap creates the blocks from this test's environment (its own bucket); none may
+    # outlive the test, or the next test's runs would read this one's bucket from them.
+    delete_blocks()
+    bootstrap()
+    try:
+        with running_worker(os.environ.copy(), output_dir / "worker.log") as proc:
+            yield proc
+    finally:
+        delete_blocks()
 
 
 def state_of(flow_run) -> tuple[StateType, str]:
