@@ -7,7 +7,8 @@ import psycopg
 from botocore.exceptions import BotoCoreError, ClientError
 
 from fleettickets import storage
-from fleettickets.cli.common import DATASET_ARG, domain_errors, settings
+from fleettickets.cli import logs
+from fleettickets.cli.common import DATASET_ARG, debug, domain_errors, explain, resources
 from fleettickets.datasets import get_dataset
 from fleettickets.ingest import render_summary
 
@@ -26,19 +27,25 @@ def ingest(dataset: str, dry_run: bool, reseed: bool, from_key: str | None, no_g
     if from_key and not reseed:
         raise click.UsageError("--from-key goes with --reseed")
     from flows.ingest import INGEST_FLOWS, IngestFailed, SourceStale  # imports Prefect: only when ingesting
+    from flows.temporary_server import prefect_runtime
 
+    logs.reapply()
     try:
         with domain_errors():
-            result = INGEST_FLOWS[dataset](reseed=reseed, from_key=from_key, dry_run=dry_run,
-                                           geocode=not no_geocode, wait=wait)
+            resources(strict=True)  # a bad setting or an unreachable Prefect API: one line, before any run
+            with prefect_runtime():
+                result = INGEST_FLOWS[dataset](reseed=reseed, from_key=from_key, dry_run=dry_run,
+                                               geocode=not no_geocode, wait=wait)
     except IngestFailed as exc:
         click.echo(render_summary(exc.summary))
-        error = click.ClickException(str(exc))
+        error = click.ClickException(explain(exc))
         error.exit_code = EXIT_STALE if isinstance(exc, SourceStale) else 1
         raise error from None
     except (OSError, psycopg.Error, BotoCoreError, ClientError) as exc:  # the bucket or the database
+        if debug():
+            raise
         raise click.ClickException(
-            f"ingest-{dataset} failed: {type(exc).__name__}: {exc} (the flow run's logs have the details)"
+            f"ingest-{dataset} failed: {explain(exc)} (the flow run's logs have the details)"
         ) from None
     click.echo(render_summary(result))
     if result["status"] == "locked":
@@ -51,7 +58,7 @@ def ingest(dataset: str, dry_run: bool, reseed: bool, from_key: str | None, no_g
 def quarantine(dataset: str, key: str) -> None:
     """Move change file KEY of DATASET to quarantine/ so the stream goes on without it."""
     with domain_errors():
-        config = settings()
-        target = storage.quarantine(storage.make_s3_client(config), config.s3_bucket,
-                                    get_dataset(dataset), key)
+        bucket = resources().bucket
+        with bucket.errors():
+            target = storage.quarantine(bucket.client, bucket.name, get_dataset(dataset), key)
     click.echo(f"quarantined: {target}")
