@@ -145,6 +145,8 @@ def test_a_worker_without_secrets_runs_from_blocks_rotation_is_one_clear_line_an
     s3.create_bucket(Bucket=settings.s3_bucket)
     upload(s3, settings.s3_bucket, "inc", inc_files[:2])
     upload(s3, settings.s3_bucket, "crq", crq_files[:2])
+    # The access key id is not among them: it names the key (prefect-aws keeps it as a plain field,
+    # the UI shows it, Prefect's block-document events carry it); its secret key is the secret.
     secrets = (DB_PASSWORD, GEOCODER_KEY, auth_s3.secret_key, WRONG_S3_SECRET)
 
     with FakeLocationIQ(key=GEOCODER_KEY) as geocoder:

@@ -16,10 +16,11 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
+from sqlalchemy.engine import make_url
 
 from fleettickets.errors import StorageError
 from flows.ingest import INGEST_FLOWS
-from tests.conftest import ADMIN_DSN, REPO, VENV_BIN, _free_port
+from tests.conftest import ADMIN_DSN, REPO, TEST_DSN, VENV_BIN, _free_port
 from tests.helpers import ledger, upload
 from tests.pg_auth_server import PasswordRefusingServer
 from tests.test_failures import loader_waiting_on_lock, wait_for
@@ -27,11 +28,14 @@ from tests.test_failures import loader_waiting_on_lock, wait_for
 PASSWORD = "Pw-RECOGNISABLE-5e7b"
 _ADMIN = conninfo_to_dict(ADMIN_DSN)
 PG = f"{_ADMIN.get('host', '127.0.0.1')}:{_ADMIN.get('port', '5432')}"
+# The test database with a password in its URL: the local PostgreSQL trusts 127.0.0.1 and
+# ignores it, so runs work and the password can be looked for in everything they print.
+TEST_DSN_WITH_PASSWORD = make_url(TEST_DSN).set(password=PASSWORD).render_as_string(hide_password=False)
 
 
 def cli(*args: str, env: dict[str, str | None] | None = None, timeout: float = 240) -> subprocess.CompletedProcess:
     """`fleettickets ARGS` with the test environment, changed by `env` (None removes a variable)."""
-    full = {**os.environ}
+    full = {**os.environ, "DATABASE_URL": TEST_DSN_WITH_PASSWORD}
     for key, value in (env or {}).items():
         if value is None:
             full.pop(key, None)
@@ -139,7 +143,7 @@ def test_an_unreachable_prefect_api_is_one_line(database, settings):
     shown = cli("status", env={"PREFECT_API_URL": down})
     assert shown.returncode == 0, shown.stderr
     assert f"blocks not read: cannot reach the Prefect API at {down}" in shown.stdout
-    assert "Traceback" not in shown.stdout + shown.stderr
+    assert "Traceback" not in shown.stdout + shown.stderr and PASSWORD not in shown.stdout + shown.stderr
 
 
 def _task_runs(flow_run_id) -> dict[str, tuple[str, int]]:
@@ -153,7 +157,7 @@ def _task_runs(flow_run_id) -> dict[str, tuple[str, int]]:
 
 def failed_once(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> StorageError:
     """Run ingest-inc in-process with `env`; the list step failed on its first and only try."""
-    for key, value in env.items():
+    for key, value in {"DATABASE_URL": TEST_DSN_WITH_PASSWORD, **env}.items():
         monkeypatch.setenv(key, value)
     started = time.monotonic()
     state = INGEST_FLOWS["inc"](return_state=True)
@@ -235,9 +239,10 @@ def test_a_run_without_a_server_completes_and_logs_no_error(db, settings, s3, in
     upload(s3, settings.s3_bucket, "inc", inc_files[:2])
     proc = cli("ingest", "inc", env=no_server_env(no_server_home))
     assert proc.returncode == 0, proc.stderr
-    assert "Starting temporary server" in proc.stderr
+    assert proc.stderr.count("Starting temporary server") == 1  # none started again while exiting
     assert [line for line in proc.stderr.splitlines() if "ERROR" in line] == []  # no telemetry error
     assert "telemetry" not in proc.stderr.lower()
+    assert PASSWORD not in proc.stdout + proc.stderr
     assert processes_of(no_server_home) == []
 
 
@@ -245,7 +250,8 @@ def test_a_run_without_a_server_completes_and_logs_no_error(db, settings, s3, in
 def test_a_killed_ingest_leaves_no_server_and_closes_its_output(db, database, settings, s3, inc_files,
                                                                 no_server_home, how):
     upload(s3, settings.s3_bucket, "inc", inc_files[:2])
-    env = {k: v for k, v in {**os.environ, **no_server_env(no_server_home)}.items() if v is not None}
+    env = {k: v for k, v in {**os.environ, "DATABASE_URL": TEST_DSN_WITH_PASSWORD,
+                             **no_server_env(no_server_home)}.items() if v is not None}
     blocker = psycopg.connect(database)
     blocker.execute("SELECT 1 FROM tickets.import_meta WHERE dataset = 'inc' FOR UPDATE")
     try:
@@ -256,9 +262,10 @@ def test_a_killed_ingest_leaves_no_server_and_closes_its_output(db, database, se
         started = [pid for pid in processes_of(no_server_home) if pid != proc.pid]
         assert started, "the temporary server is not running"
         os.kill(proc.pid, how)  # the command only, as a scheduler or an OOM killer does
-        proc.communicate(timeout=30)  # both pipes reach EOF: nothing else holds them open
+        out, err = proc.communicate(timeout=30)  # both pipes reach EOF: nothing else holds them open
     finally:
         blocker.rollback()
         blocker.close()
     wait_for(lambda: processes_of(no_server_home) == [], "the temporary server to be gone", seconds=15)
     assert proc.returncode == (-signal.SIGKILL if how == signal.SIGKILL else 128 + signal.SIGTERM)
+    assert PASSWORD not in out + err
