@@ -5,7 +5,11 @@
    slugs, so a re-deploy updates them in place and never duplicates scheduled runs. It deploys
    the code it was started from: the installed wheel (prefect.yaml ships inside this package,
    the entrypoints are relative to site-packages) or a checkout (prefect.yaml at its root);
-3. what a self-hosted server needs to stay healthy: an automation that marks flow runs
+3. the blocks the flows read (tasks/blocks.py: the S3 bucket, its MinIO credentials, the
+   database URL and geocoder key as Secret blocks), created from the environment when missing;
+   an existing block is never overwritten (an operator may have edited it in the UI) unless
+   `--overwrite-blocks` is given;
+4. what a self-hosted server needs to stay healthy: an automation that marks flow runs
    whose heartbeats stopped as Crashed (workers send them: PREFECT_RUNNER_HEARTBEAT_FREQUENCY),
    and, when FLEETTICKETS_ALERT_BLOCK names a Prefect notification block (Slack, email,
    webhook ...), an automation that sends it every failed or crashed fleettickets run.
@@ -15,6 +19,7 @@ Re-running changes nothing that is already in place.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import os
 import subprocess
@@ -30,6 +35,8 @@ from prefect.client.schemas.objects import StateType
 from prefect.events.actions import ChangeFlowRunState, SendNotification
 from prefect.events.schemas.automations import EventTrigger, Posture
 from prefect.exceptions import ObjectNotFound
+
+from tasks.blocks import ensure_blocks
 
 # Where flows/ lives (the entrypoints `flows/...py:...` are relative to it): site-packages for the
 # installed wheel, the checkout otherwise.
@@ -143,8 +150,9 @@ def failure_automation(block_document_id) -> Automation:  # noqa: ANN001 - a UUI
     )
 
 
-def bootstrap(project_dir: Path = PROJECT_DIR) -> dict[str, str]:
+def bootstrap(project_dir: Path = PROJECT_DIR, *, overwrite_blocks: bool = False) -> dict[str, str]:
     report = {"work pool": ensure_work_pool()}
+    report.update(ensure_blocks(overwrite=overwrite_blocks))
     report["deployments"] = deploy_all(project_dir)
     report["zombie automation"] = _ensure_automation(zombie_automation())
     alert_block = os.environ.get("FLEETTICKETS_ALERT_BLOCK")
@@ -156,8 +164,12 @@ def bootstrap(project_dir: Path = PROJECT_DIR) -> dict[str, str]:
     return report
 
 
-def main() -> None:
-    for what, outcome in bootstrap().items():
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m deployments.bootstrap", description=__doc__.split("\n")[0])
+    parser.add_argument("--overwrite-blocks", action="store_true",
+                        help="replace existing blocks with values from the environment")
+    args = parser.parse_args(argv)
+    for what, outcome in bootstrap(overwrite_blocks=args.overwrite_blocks).items():
         print(f"{what}: {outcome}")
 
 

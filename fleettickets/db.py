@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,23 +12,84 @@ from importlib import resources
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
+from fleettickets.config import secret_origin
 from fleettickets.datasets import Dataset
+from fleettickets.errors import DatabaseConnectError
 
 APP_NAME = "fleettickets"
 
 
-def connect(dsn: str, *, autocommit: bool = False) -> psycopg.Connection:
+def connect(dsn: str | SecretStr, *, autocommit: bool = False) -> psycopg.Connection:
+    """A connection; a failure to connect is a `DatabaseConnectError` that never shows the password.
+
+    libpq's messages can quote the whole connection string (a malformed URL is echoed as is),
+    and this message ends up in the CLI's output, flow-run state messages and Prefect's logs.
+    """
+    raw = dsn.get_secret_value() if isinstance(dsn, SecretStr) else dsn
     # psycopg wants a libpq URI; SQLAlchemy-style driver suffixes are tolerated.
-    dsn = dsn.replace("postgresql+psycopg://", "postgresql://", 1)
-    return psycopg.connect(dsn, autocommit=autocommit, application_name=APP_NAME)
-
-
-def safe_dsn(dsn: str) -> str:
-    """The DSN with its password masked, for logs and error messages."""
+    raw = raw.replace("postgresql+psycopg://", "postgresql://", 1)
     try:
-        return make_url(dsn).render_as_string(hide_password=True)
+        return psycopg.connect(raw, autocommit=autocommit, application_name=APP_NAME)
+    except psycopg.Error as exc:
+        raise connect_error(raw, exc, secret_origin(dsn, "DATABASE_URL")) from None
+
+
+def connect_error(dsn: str, exc: psycopg.Error, origin: str = "DATABASE_URL") -> DatabaseConnectError:
+    """What went wrong, said so that an operator knows what to fix; never the password."""
+    try:
+        info = conninfo_to_dict(dsn)
+    except psycopg.Error:
+        return DatabaseConnectError(
+            f"{origin} is not a PostgreSQL URL (postgresql://user:password@host:port/database)", retryable=False)
+    host, port = info.get("host") or "localhost", info.get("port") or "5432"
+    user, dbname = info.get("user") or "(default user)", info.get("dbname") or info.get("user") or "(default)"
+    where = f"PostgreSQL at {host}:{port}"
+    text = " ".join(str(exc).split())
+    lowered = text.lower()
+    if "password authentication failed" in lowered or "authentication failed" in lowered:
+        return DatabaseConnectError(
+            f"{where} refused the password of user {user}: fix the password in {origin}", retryable=False)
+    if "no password supplied" in lowered:
+        return DatabaseConnectError(f"{where} wants a password for user {user}: add it to {origin}", retryable=False)
+    if re.search(r'role ".*" does not exist', lowered):
+        return DatabaseConnectError(f"role {user} does not exist on {where}: fix the user in {origin}",
+                                    retryable=False)
+    if re.search(r'database ".*" does not exist', lowered):
+        return DatabaseConnectError(
+            f"database {dbname} does not exist on {where}: create it or fix the database name in {origin}",
+            retryable=False)
+    if "no pg_hba.conf entry" in lowered:
+        return DatabaseConnectError(
+            f"{where} does not accept user {user} for database {dbname} from this host (pg_hba.conf)",
+            retryable=False)
+    if "invalid integer value" in lowered or "invalid port" in lowered:
+        return DatabaseConnectError(f"{origin} has a port that is not a number", retryable=False)
+    if "failed to resolve host" in lowered or "could not translate host name" in lowered:
+        return DatabaseConnectError(f"unknown database host {host}: fix the host in {origin}", retryable=False)
+    if "connection refused" in lowered:
+        return DatabaseConnectError(
+            f"cannot reach {where} (connection refused): start PostgreSQL or fix the host and port in {origin}",
+            retryable=True)
+    if "timeout" in lowered or "timed out" in lowered:
+        return DatabaseConnectError(f"{where} did not answer in time", retryable=True)
+    return DatabaseConnectError(f"cannot connect to {where} as {user}: {_scrub(text, info)}",
+                                retryable=isinstance(exc, psycopg.OperationalError))
+
+
+def _scrub(text: str, info: dict[str, str]) -> str:
+    password = info.get("password")
+    return text.replace(password, "***") if password else text
+
+
+def safe_dsn(dsn: str | SecretStr) -> str:
+    """The DSN with its password masked, for logs and error messages."""
+    raw = dsn.get_secret_value() if isinstance(dsn, SecretStr) else dsn
+    try:
+        return make_url(raw).render_as_string(hide_password=True)
     except Exception:  # noqa: BLE001 - an unparseable DSN is shown as nothing at all
         return "<unparseable database URL>"
 

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import psycopg
+from pydantic import SecretStr
 
 from fleettickets.datasets import EAT, get_dataset
 from fleettickets.db import connect, load_sql
@@ -103,7 +104,7 @@ def sla_report(conn: psycopg.Connection, dataset: str, as_of: datetime | None = 
     return SlaReport(dataset=dataset, as_of=found[0]["as_of"], current=weeks[0], previous=weeks[1])
 
 
-def load_sla_report(database_url: str, dataset: str) -> SlaReport:
+def load_sla_report(database_url: str | SecretStr, dataset: str) -> SlaReport:
     with connect(database_url, autocommit=True) as conn:
         return sla_report(conn, dataset)
 

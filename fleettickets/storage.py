@@ -6,6 +6,7 @@ ListObjectsV2, GetObject, PutObject, CopyObject, DeleteObject.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 from collections.abc import Iterable
@@ -15,9 +16,13 @@ from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import boto3
+from botocore.config import Config
+from pydantic import SecretStr
+
 from fleettickets.config import Settings
 from fleettickets.datasets import Dataset, parse_file_ts
-from fleettickets.errors import ChangeFileError, NotFoundError
+from fleettickets.errors import ArgumentError, ChangeFileError, NotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -52,21 +57,24 @@ class Listing:
 
 @cache
 def make_s3_client(settings: Settings) -> Any:
-    """A boto3 S3 client built through prefect-aws (endpoint on the client parameters).
+    """A plain boto3 S3 client for the settings' endpoint (path-style, checksums only when required).
 
-    One per settings per process: clients are thread-safe and costly to build.
+    One per settings per process: clients are thread-safe and costly to build. Flows that read
+    an S3 Bucket block get theirs from the block's credentials instead (tasks/blocks.py).
     """
-    from prefect_aws import AwsClientParameters, AwsCredentials
-
-    credentials = AwsCredentials(
-        aws_access_key_id=settings.s3_access_key,
-        aws_secret_access_key=settings.s3_secret_key,
+    session = boto3.session.Session()  # its own session: the default one is not thread-safe
+    return session.client(
+        "s3",
+        endpoint_url=settings.s3_endpoint_url,
         region_name=settings.s3_region,
-        aws_client_parameters=AwsClientParameters(
-            endpoint_url=settings.s3_endpoint_url, config=BOTOCORE_CONFIG
-        ),
+        aws_access_key_id=_reveal(settings.s3_access_key),
+        aws_secret_access_key=_reveal(settings.s3_secret_key),
+        config=Config(**copy.deepcopy(BOTOCORE_CONFIG)),  # botocore rewrites the retries dict in place
     )
-    return credentials.get_s3_client()
+
+
+def _reveal(secret: SecretStr | None) -> str | None:
+    return secret.get_secret_value() if secret is not None else None
 
 
 def _objects(client: Any, bucket: str, prefix: str) -> Iterable[dict]:
@@ -107,9 +115,23 @@ def list_replay_files(client: Any, bucket: str, dataset: Dataset, from_name: str
     for prefix in (dataset.processed_prefix, dataset.changes_prefix):
         for f in _change_files(client, bucket, prefix, skipped):
             by_name[f.name] = f
+    if from_name:
+        check_from_key(dataset, bucket, from_name, by_name)
     start = parse_file_ts(from_name) if from_name else None
     files = [f for f in by_name.values() if start is None or f.ts >= start]
     return Listing(sorted(files, key=lambda f: f.ts), skipped)
+
+
+def check_from_key(dataset: Dataset, bucket: str, from_key: str, names: Iterable[str]) -> None:
+    """A --from-key must name a file of the stream; otherwise the replay would silently start anywhere."""
+    name = PurePosixPath(from_key).name
+    in_stream = "/" not in from_key or from_key in (dataset.changes_key(name), dataset.processed_prefix + name)
+    if not in_stream or name not in names:
+        raise ArgumentError(
+            f"--from-key {from_key!r} names no file of the {dataset.name} stream in bucket {bucket}: give the"
+            f" name of a file under {dataset.processed_prefix} or {dataset.changes_prefix}"
+            " (e.g. 2026-06-15T06-00-00.csv) or its key"
+        )
 
 
 # The archived copy carries the SHA-256 of its bytes, so "is this the same file?" never

@@ -11,15 +11,16 @@ from typing import Annotated
 from prefect import flow, get_run_logger
 from pydantic import Field
 
-from fleettickets.config import Settings
 from fleettickets.geocode import render_report
+from tasks.blocks import run_resources
 from tasks.geocode import run_geocoding
 
 
 @flow(name="geocode", log_prints=True)
 def geocode(budget: int | None = None) -> dict:
     """Match clusters, decode plus codes, ask the provider within the budget, place every ticket."""
-    report = run_geocoding(Settings.from_env(), budget)
+    run_resources()  # settings and blocks first: a bad setting fails the run before any work
+    report = run_geocoding(budget)
     get_run_logger().info("%s", render_report(report))
     return report
 

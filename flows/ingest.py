@@ -20,6 +20,7 @@ from fleettickets.freshness import check_freshness
 from fleettickets.plan import Action, PlannedFile, hold_after, plan_files, republished_error, same_bytes_as_applied
 from fleettickets.stream_state import read_ledger, read_watermark, rebuild_done, rebuild_required, record_run
 from fleettickets.summary import Mode, RunSummary, Status
+from tasks.blocks import run_settings
 from tasks.geocode import run_geocoding
 from tasks.ingest import apply, archive, archived_sha256, download, list_changes, transform
 from tasks.report import Progress, name_flow_run, notify_failure, publish_run_artifacts
@@ -39,7 +40,7 @@ class SourceStale(IngestFailed):
 
 def ingest(dataset_name: str, reseed: bool, from_key: str | None, dry_run: bool, wait: bool,
            geocode: bool) -> dict:
-    settings = Settings.from_env()
+    settings = run_settings()  # blocks, else the environment; read once per run
     dataset = get_dataset(dataset_name)
     logger = get_run_logger()
     summary = RunSummary(dataset.name, Mode.DRY_RUN if dry_run else Mode.RESEED if reseed else Mode.NORMAL)
@@ -54,7 +55,7 @@ def ingest(dataset_name: str, reseed: bool, from_key: str | None, dry_run: bool,
             reseed, from_key, summary.mode = True, None, Mode.RESEED                #  stream: replay it all
             logger.warning("an applied file was quarantined: replaying the whole %s stream", dataset.name)
         summary.watermark_before = read_watermark(conn, dataset)
-        listing = list_changes(settings, dataset, reseed, from_key)              # list changes
+        listing = list_changes(dataset, reseed, from_key)                        # list changes
         summary.skipped_keys = listing.skipped
         plan = plan_files(dataset, listing, read_ledger(conn, dataset),          # apply, replay, archive,
                           summary.watermark_before, reseed=reseed,               #  verify or hold back
@@ -68,12 +69,12 @@ def ingest(dataset_name: str, reseed: bool, from_key: str | None, dry_run: bool,
         if not dry_run:
             record_run(conn, summary)                                            # last run on import_meta
     if geocode and not dry_run and summary.status is not Status.LOCKED:                   # geocode clusters, locations;
-        summary.geocoding = run_geocoding(settings, budget=settings.geocoder_run_budget)  # resolve geoms
+        summary.geocoding = run_geocoding(budget=settings.geocoder_run_budget)  # resolve geoms
     newest = max(filter(None, [parse_file_ts(summary.watermark_after or ""),   # is the exporter keeping up?
                                *(f.ts for f in listing.files)]), default=None)
     freshness = check_freshness(newest, datetime.now(UTC), settings.stale_after_minutes)
     name_flow_run(summary)                                                       # UI: run name
-    publish_run_artifacts(summary, freshness.message, newest, settings)          # UI: watermark, summary, quality, SLA
+    publish_run_artifacts(summary, freshness.message, newest)                    # UI: watermark, summary, quality, SLA
     logger.info(summary.render())
     if summary.status is Status.FAILED:
         raise IngestFailed(
@@ -94,7 +95,7 @@ def apply_in_order(settings: Settings, dataset: Dataset, plan: list[PlannedFile]
     with tempfile.TemporaryDirectory(prefix=f"fleettickets-{dataset.name}-") as workdir:
         for done, planned in enumerate(plan, start=1):
             try:
-                apply_one(settings, dataset, planned, summary, lock, dry_run, Path(workdir))
+                apply_one(dataset, planned, summary, lock, dry_run, Path(workdir))
             except (ChangeFileError, WriterLockLost) as exc:
                 summary.finish(Status.FAILED, str(exc))
                 return
@@ -104,7 +105,7 @@ def apply_in_order(settings: Settings, dataset: Dataset, plan: list[PlannedFile]
             progress.update(done)
 
 
-def apply_one(settings: Settings, dataset: Dataset, planned: PlannedFile, summary: RunSummary,
+def apply_one(dataset: Dataset, planned: PlannedFile, summary: RunSummary,
               lock: WriterLock, dry_run: bool, workdir: Path) -> None:
     """One planned file through its steps (download, verify, transform, apply, archive)."""
     if planned.action is Action.HELD:
@@ -113,20 +114,20 @@ def apply_one(settings: Settings, dataset: Dataset, planned: PlannedFile, summar
     if planned.action is Action.ARCHIVE:  # committed before a crash, never archived
         summary.archived_only.append(planned.change.key)
         if not dry_run:
-            archive(settings, dataset, planned, planned.ledger.sha256 if planned.ledger else None)
+            archive(dataset, planned, planned.ledger.sha256 if planned.ledger else None)
         return
-    raw, sha256 = download(settings, planned, workdir)
+    raw, sha256 = download(planned, workdir)
     if planned.action in (Action.VERIFY, Action.REPLAY) and not same_bytes_as_applied(
-            planned, sha256, lambda: archived_sha256(settings, dataset, planned)):
+            planned, sha256, lambda: archived_sha256(dataset, planned)):
         raise republished_error(dataset, planned, sha256)
     if planned.action is Action.VERIFY:  # the same bytes uploaded again (another ETag)
         raw.unlink(missing_ok=True)
         summary.archived_only.append(planned.change.key)
     else:
         staged, stats = transform(planned, raw)
-        summary.files.append(apply(settings, dataset, planned, sha256, staged, stats, lock, dry_run))
+        summary.files.append(apply(dataset, planned, sha256, staged, stats, lock, dry_run))
     if planned.change.in_changes and not dry_run:
-        archive(settings, dataset, planned, sha256)
+        archive(dataset, planned, sha256)
 
 
 @flow(name="ingest-inc", on_failure=[notify_failure], on_crashed=[notify_failure])

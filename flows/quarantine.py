@@ -12,7 +12,6 @@ from typing import Annotated, Literal
 from prefect import flow, get_run_logger
 from pydantic import Field
 
-from fleettickets.config import Settings
 from fleettickets.datasets import get_dataset
 from flows.ingest import INGEST_FLOWS
 from tasks.operations import quarantine
@@ -29,7 +28,7 @@ def quarantine_file(
 ) -> str:
     """Move file KEY of DATASET (under changes/ or processed/) to quarantine/ so the stream goes on
     without it; an applied file is taken out of the accepted stream and the dataset replayed."""
-    moved = quarantine(Settings.from_env(), get_dataset(dataset), key)          # the move (and un-apply)
+    moved = quarantine(get_dataset(dataset), key)                              # the move (and un-apply)
     get_run_logger().info("quarantined %s -> %s: the next ingest-%s run goes on without it",
                           moved.source, moved.target, dataset)
     if moved.unapplied:                                                          # rebuild its tickets

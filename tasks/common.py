@@ -2,22 +2,52 @@
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import psycopg
 from prefect.cache_policies import NO_CACHE
 
+from fleettickets.errors import FleetTicketsError
+
 # Never cache: every run must look at the bucket and the database as they are now.
 TASK_DEFAULTS: dict[str, Any] = {"cache_policy": NO_CACHE, "persist_result": False}
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _exception(state) -> BaseException | None:  # noqa: ANN001 - a Prefect state
+    try:
+        exc = state.result(raise_on_failure=False)
+    except Exception:  # noqa: BLE001
+        return None
+    return exc if isinstance(exc, BaseException) else None
+
+
+def _may_get_better(exc: BaseException | None) -> bool | None:
+    """False for what waiting never fixes (a wrong password, a missing bucket, a bad argument)."""
+    retryable = getattr(exc, "retryable", None)
+    if retryable is not None:
+        return bool(retryable)
+    if isinstance(exc, FleetTicketsError):
+        return False  # domain errors name a file, a key or a setting to fix
+    return None
 
 
 def db_connection_lost(task, task_run, state) -> bool:  # noqa: ANN001 - Prefect's callback shape
     """Retry only when the database connection failed; a bad file or a 401 never gets better."""
-    try:
-        exc = state.result(raise_on_failure=False)
-    except Exception:  # noqa: BLE001
-        return False
+    exc = _exception(state)
+    verdict = _may_get_better(exc)
+    if verdict is not None:
+        return verdict
     return isinstance(exc, psycopg.OperationalError)
+
+
+def s3_may_recover(task, task_run, state) -> bool:  # noqa: ANN001 - Prefect's callback shape
+    """Retry S3 outages (5xx, an endpoint that is down), never refused credentials or a missing bucket."""
+    verdict = _may_get_better(_exception(state))
+    return True if verdict is None else verdict
 
 
 # For tasks whose work is one database transaction: safe to run again from the start.
@@ -26,4 +56,20 @@ RETRY_ON_DB_CONNECTION_LOSS: dict[str, Any] = {
 }
 
 # S3 calls: botocore already retries single requests; these cover a longer outage.
-RETRY_ON_S3: dict[str, Any] = {"retries": 3, "retry_delay_seconds": [2, 5, 15]}
+RETRY_ON_S3: dict[str, Any] = {"retries": 3, "retry_delay_seconds": [2, 5, 15], "retry_condition_fn": s3_may_recover}
+
+
+def s3_errors(fn: F) -> F:
+    """Raise S3 errors an operator must fix as one StorageError naming the bucket, setting or block.
+
+    Applied under @task, so the retry condition sees the StorageError (and does not retry it).
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from tasks.blocks import run_bucket
+
+        with run_bucket().errors():
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]

@@ -1,8 +1,9 @@
 """Thin Prefect tasks over fleettickets.geocode: geocode clusters, geocode locations, resolve.
 
 `run_geocoding` strings them together after a run's files are applied (ingest-inc,
-ingest-crq) and in the `geocode` flow. Tasks take settings, never a live connection or
-client, and never cache. Only database connection failures are retried: a 401 is a
+ingest-crq) and in the `geocode` flow. Tasks take no settings (they hold secrets, and
+Prefect stores parameters): they read the run's settings (tasks/blocks.py), and never cache.
+Only database connection failures are retried: a 401 is a
 configuration error and fails the task at once; rate limits, day limits and outages are
 handled inside the step (nothing is cached, the next run asks again).
 """
@@ -16,26 +17,26 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.runtime import flow_run
 
 from fleettickets import geocode as geo
-from fleettickets.config import Settings
+from tasks.blocks import run_settings
 from tasks.common import RETRY_ON_DB_CONNECTION_LOSS, TASK_DEFAULTS
 
 
 @task(name="geocode clusters", **RETRY_ON_DB_CONNECTION_LOSS, **TASK_DEFAULTS)
-def geocode_clusters(settings: Settings, budget: int | None = None) -> dict:
+def geocode_clusters(budget: int | None = None) -> dict:
     """Ticket clusters matched against the gazetteer; unmatched ones asked once: `cluster, region, Kenya`."""
-    return geo.geocode_clusters(settings, budget=budget, logger=get_run_logger()).as_dict()
+    return geo.geocode_clusters(run_settings(), budget=budget, logger=get_run_logger()).as_dict()
 
 
 @task(name="geocode locations", **RETRY_ON_DB_CONNECTION_LOSS, **TASK_DEFAULTS)
-def geocode_locations(settings: Settings, budget: int | None = None) -> dict:
+def geocode_locations(budget: int | None = None) -> dict:
     """Plus codes decoded offline; open work's addresses asked within the day's budget, most urgent first."""
-    return geo.geocode_locations(settings, budget=budget, logger=get_run_logger()).as_dict()
+    return geo.geocode_locations(run_settings(), budget=budget, logger=get_run_logger()).as_dict()
 
 
 @task(name="resolve ticket geoms", **RETRY_ON_DB_CONNECTION_LOSS, **TASK_DEFAULTS)
-def resolve_ticket_geoms(settings: Settings) -> dict[str, int]:
+def resolve_ticket_geoms() -> dict[str, int]:
     """tickets.resolve_ticket_geoms(): every ticket's point and precision from the caches."""
-    return geo.resolve_geoms(settings)
+    return geo.resolve_geoms(run_settings())
 
 
 @task(name="publish geocoding coverage", **TASK_DEFAULTS)
@@ -67,7 +68,7 @@ def publish_geocoding_coverage(report: dict) -> None:
         )
 
 
-def run_geocoding(settings: Settings, budget: int | None = None) -> dict:
+def run_geocoding(budget: int | None = None) -> dict:
     """geocode clusters -> geocode locations -> resolve ticket geoms -> coverage artifact.
 
     Call inside a flow, after the run's files are applied. `budget` caps this run's requests
@@ -76,11 +77,11 @@ def run_geocoding(settings: Settings, budget: int | None = None) -> dict:
     inside their run summary, the geocode flow on its own).
     """
     started = time.monotonic()
-    clusters = geocode_clusters(settings, budget)
+    clusters = geocode_clusters(budget)
     left = None if budget is None else max(budget - clusters["requests"], 0)
-    locations = geocode_locations(settings, left)
-    resolved = resolve_ticket_geoms(settings)
-    report = geo.build_report(settings, clusters, locations, resolved, budget=budget,
+    locations = geocode_locations(left)
+    resolved = resolve_ticket_geoms()
+    report = geo.build_report(run_settings(), clusters, locations, resolved, budget=budget,
                               seconds=round(time.monotonic() - started, 2))
     publish_geocoding_coverage(report)
     return report

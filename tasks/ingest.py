@@ -1,7 +1,8 @@
 """Thin Prefect tasks over the Prefect-free library (fleettickets.*).
 
-Tasks take a DSN or settings, never a live connection, and never cache: every run must
-look at the bucket and the database as they are now.
+Tasks take no settings, connection or client (Prefect stores parameters; settings hold
+secrets): they get them from the run's resources (tasks/blocks.py), and never cache: every
+run must look at the bucket and the database as they are now.
 """
 
 from __future__ import annotations
@@ -12,21 +13,22 @@ from prefect import get_run_logger, task
 
 from fleettickets import storage
 from fleettickets.apply import FileResult, apply_change_file
-from fleettickets.config import Settings
 from fleettickets.datasets import Dataset
 from fleettickets.db import WriterLock, connect
 from fleettickets.plan import Action, PlannedFile
 from fleettickets.transform import TransformStats, transform_file
-from tasks.common import RETRY_ON_DB_CONNECTION_LOSS, RETRY_ON_S3, TASK_DEFAULTS
+from tasks.blocks import run_bucket, run_settings
+from tasks.common import RETRY_ON_DB_CONNECTION_LOSS, RETRY_ON_S3, TASK_DEFAULTS, s3_errors
 
 
 @task(name="list changes", **RETRY_ON_S3, **TASK_DEFAULTS)
-def list_changes(settings: Settings, dataset: Dataset, reseed: bool, from_key: str | None) -> storage.Listing:
-    client = storage.make_s3_client(settings)
+@s3_errors
+def list_changes(dataset: Dataset, reseed: bool, from_key: str | None) -> storage.Listing:
+    bucket = run_bucket()
     if reseed:
-        listing = storage.list_replay_files(client, settings.s3_bucket, dataset, from_key)
+        listing = storage.list_replay_files(bucket.client, bucket.name, dataset, from_key)
     else:
-        listing = storage.list_change_files(client, settings.s3_bucket, dataset)
+        listing = storage.list_change_files(bucket.client, bucket.name, dataset)
     logger = get_run_logger()
     for key in listing.skipped:
         logger.info("skipped %s: not a change file (<YYYY-MM-DDTHH-mm-ss>.csv)", key)
@@ -35,19 +37,21 @@ def list_changes(settings: Settings, dataset: Dataset, reseed: bool, from_key: s
 
 
 @task(name="download", **RETRY_ON_S3, **TASK_DEFAULTS)
-def download(settings: Settings, planned: PlannedFile, workdir: Path) -> tuple[Path, str]:
+@s3_errors
+def download(planned: PlannedFile, workdir: Path) -> tuple[Path, str]:
     """The object on local disk, and the SHA-256 of its bytes (the file's identity)."""
-    client = storage.make_s3_client(settings)
+    bucket = run_bucket()
     dest = workdir / planned.change.name
-    return dest, storage.download(client, settings.s3_bucket, planned.change.key, dest)
+    return dest, storage.download(bucket.client, bucket.name, planned.change.key, dest)
 
 
 @task(name="hash archived copy", **RETRY_ON_S3, **TASK_DEFAULTS)
-def archived_sha256(settings: Settings, dataset: Dataset, planned: PlannedFile) -> str | None:
+@s3_errors
+def archived_sha256(dataset: Dataset, planned: PlannedFile) -> str | None:
     """The SHA-256 of the archived original of a file (for files applied before the ledger
     recorded hashes)."""
-    client = storage.make_s3_client(settings)
-    return storage.content_sha256(client, settings.s3_bucket, dataset.processed_prefix + planned.change.name)
+    bucket = run_bucket()
+    return storage.content_sha256(bucket.client, bucket.name, dataset.processed_prefix + planned.change.name)
 
 
 @task(name="transform", **TASK_DEFAULTS)
@@ -60,10 +64,10 @@ def transform(planned: PlannedFile, raw_path: Path) -> tuple[Path, TransformStat
 
 @task(name="apply", **RETRY_ON_DB_CONNECTION_LOSS, **TASK_DEFAULTS)
 def apply(
-    settings: Settings, dataset: Dataset, planned: PlannedFile, sha256: str, staged: Path,
-    stats: TransformStats, lock: WriterLock, dry_run: bool,
+    dataset: Dataset, planned: PlannedFile, sha256: str, staged: Path, stats: TransformStats,
+    lock: WriterLock, dry_run: bool,
 ) -> FileResult:
-    with connect(settings.database_url, autocommit=True) as conn:
+    with connect(run_settings().database_url, autocommit=True) as conn:
         result = apply_change_file(
             conn, dataset, planned.change, sha256, staged, stats, lock=lock,
             late=planned.late, replay=planned.action is Action.REPLAY, dry_run=dry_run,
@@ -77,9 +81,10 @@ def apply(
 
 
 @task(name="archive", **RETRY_ON_S3, **TASK_DEFAULTS)
-def archive(settings: Settings, dataset: Dataset, planned: PlannedFile, sha256: str | None) -> str:
+@s3_errors
+def archive(dataset: Dataset, planned: PlannedFile, sha256: str | None) -> str:
     """Move the file to processed/ (never over other bytes there); `sha256` None: hash it here."""
-    client = storage.make_s3_client(settings)
+    bucket = run_bucket()
     if sha256 is None:
-        sha256 = storage.content_sha256(client, settings.s3_bucket, planned.change.key)
-    return storage.archive(client, settings.s3_bucket, dataset, planned.change.name, sha256)
+        sha256 = storage.content_sha256(bucket.client, bucket.name, planned.change.key)
+    return storage.archive(bucket.client, bucket.name, dataset, planned.change.name, sha256)

@@ -21,11 +21,11 @@ from prefect.artifacts import (
 from prefect.client.orchestration import get_client
 from prefect.runtime import flow_run
 
-from fleettickets.config import Settings
 from fleettickets.datasets import eat_label, parse_file_ts
 from fleettickets.quality import quality_rows
 from fleettickets.sla import load_sla_report
 from fleettickets.summary import Mode, RunSummary, Status
+from tasks.blocks import run_settings
 from tasks.common import TASK_DEFAULTS
 
 log = logging.getLogger(__name__)
@@ -65,8 +65,7 @@ class Progress:
 
 
 @task(name="publish run artifacts", **TASK_DEFAULTS)
-def publish_run_artifacts(summary: RunSummary, freshness: str, newest_file_ts: datetime | None,
-                          settings: Settings) -> None:
+def publish_run_artifacts(summary: RunSummary, freshness: str, newest_file_ts: datetime | None) -> None:
     name = summary.dataset
     files = summary.as_dict()["files"]
     watermark = {"watermark": summary.watermark_after or "-", "eat_time": eat_label(summary.watermark_after),
@@ -96,15 +95,15 @@ def publish_run_artifacts(summary: RunSummary, freshness: str, newest_file_ts: d
             table=rows,
             description=f"{name} data quality: {drift} check(s) drifting from the contract's proportions",
         )
-    publish_sla(settings, name)
+    publish_sla(name)
 
 
-def publish_sla(settings: Settings, dataset: str) -> None:
+def publish_sla(dataset: str) -> None:
     """Keyed artifact `<ds>-sla`: this week's compliance by the 48 h rule and by the source, and how
     often the two verdicts disagree. A report the database cannot give is logged, not a failed run:
     the files are committed either way."""
     try:
-        report = load_sla_report(settings.database_url, dataset)
+        report = load_sla_report(run_settings().database_url, dataset)
     except psycopg.Error as exc:  # the class and SQLSTATE only: a message may quote connection details
         hint = "; run `fleettickets migrate` (migration 07)" if exc.sqlstate == "42883" else ""
         get_run_logger().warning("%s-sla artifact not published: %s (SQLSTATE %s)%s", dataset,

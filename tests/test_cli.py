@@ -49,7 +49,10 @@ def test_status_json_reports_each_dataset(db, settings, s3, inc_files):
     result = run_cli("status", "--json", check=True)
 
     data = json.loads(result.stdout)
-    assert set(data) == {"inc", "crq"}
+    assert set(data) == {"inc", "crq", "settings"}
+    # where each setting came from, never its value: this test's environment, no blocks
+    assert data["settings"]["RUSTFS_SECRET_KEY"] == {"source": "environment"}
+    assert data["settings"]["GEOCODER_GUARD_KM"] == {"source": "default"}
     inc = data["inc"]
     assert inc["watermark"] == f"automations/inc/changes/{inc_files[1].name}"
     assert inc["pending_files"] == 1
@@ -60,7 +63,7 @@ def test_status_json_reports_each_dataset(db, settings, s3, inc_files):
     assert data["crq"]["rows"] == 0 and data["crq"]["last_run_at"] is None
     # status never starts a Prefect server and never prints a secret
     assert "Starting temporary server" not in result.stderr
-    assert settings.s3_secret_key not in result.stdout + result.stderr
+    assert settings.s3_secret_key.get_secret_value() not in result.stdout + result.stderr
 
 
 def test_ingest_prints_the_run_summary(db, settings, s3, inc_files):
@@ -68,7 +71,7 @@ def test_ingest_prints_the_run_summary(db, settings, s3, inc_files):
     result = run_cli("ingest", "inc", "--dry-run", check=True)
     assert "ingest inc (dry-run): completed" in result.stdout
     assert "files would apply: 2" in result.stdout
-    assert settings.s3_secret_key not in result.stdout + result.stderr
+    assert settings.s3_secret_key.get_secret_value() not in result.stdout + result.stderr
 
 
 def test_from_key_needs_reseed():

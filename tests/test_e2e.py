@@ -31,6 +31,7 @@ from prefect.client.schemas.sorting import ArtifactSort
 from prefect.deployments import run_deployment
 
 from fleettickets.datasets import EAT
+from tasks.blocks import delete_blocks
 from tests import oracle
 from tests.conftest import REPO, VENV_BIN, run_cli
 from tests.helpers import ledger, row_versions, table_state, upload
@@ -39,10 +40,10 @@ QUEUE = "e2e"
 DEPLOYMENTS = ("ingest-inc/scheduled", "ingest-crq/scheduled")
 
 
-def bootstrap(bin_dir: Path = VENV_BIN, cwd: Path = REPO, env: dict[str, str] | None = None) -> str:
+def bootstrap(*args: str, bin_dir: Path = VENV_BIN, cwd: Path = REPO, env: dict[str, str] | None = None) -> str:
     """`make deploy`'s bootstrap, as a subprocess against the test server (the checkout's by default;
     tests/test_wheel.py runs an installed wheel's)."""
-    proc = subprocess.run([str(bin_dir / "python"), "-m", "deployments.bootstrap"], cwd=cwd,
+    proc = subprocess.run([str(bin_dir / "python"), "-m", "deployments.bootstrap", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=180, env=env or os.environ.copy())
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout
@@ -118,9 +119,15 @@ def latest_artifact(key: str):
 
 @pytest.fixture
 def worker(settings, output_dir: Path):
+    # The bootstrap creates the blocks from this test's environment (its own bucket); none may
+    # outlive the test, or the next test's runs would read this one's bucket from them.
+    delete_blocks()
     bootstrap()
-    with running_worker(output_dir / "worker.log") as proc:
-        yield proc
+    try:
+        with running_worker(output_dir / "worker.log") as proc:
+            yield proc
+    finally:
+        delete_blocks()
 
 
 def state_of(flow_run) -> tuple[StateType, str]:

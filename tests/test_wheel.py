@@ -98,7 +98,7 @@ def test_the_wheel_alone_migrates_deploys_and_runs_from_an_empty_directory(
     assert applied == shipped and len(shipped) >= 5
 
     # docker run ... fleettickets-worker python -m deployments.bootstrap: deploys the installed code
-    assert "deployments: deployed version" in bootstrap(bin_dir, cwd=empty, env=env)
+    assert "deployments: deployed version" in bootstrap(bin_dir=bin_dir, cwd=empty, env=env)
     with get_client(sync_client=True) as client:
         deployment = client.read_deployment_by_name("ingest-inc/scheduled")
     assert deployment.entrypoint == "flows/ingest.py:ingest_inc"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from fleettickets.cli.common import domain_errors
+from fleettickets.cli import logs
+from fleettickets.cli.common import domain_errors, resources
 
 
 @click.command()
@@ -18,7 +19,11 @@ def geocode(budget: int | None) -> None:
     """
     from fleettickets.geocode import render_report
     from flows.geocode import geocode as geocode_flow  # imports Prefect: only when geocoding
+    from flows.temporary_server import prefect_runtime
 
+    logs.reapply()
     with domain_errors():
-        report = geocode_flow(budget=budget)
+        resources(strict=True)  # a bad setting or an unreachable Prefect API: one line, before any run
+        with prefect_runtime():
+            report = geocode_flow(budget=budget)
     click.echo(render_report(report))

@@ -7,8 +7,8 @@ import psycopg
 from botocore.exceptions import BotoCoreError, ClientError
 
 from fleettickets import quarantine as quarantine_lib
-from fleettickets import storage
-from fleettickets.cli.common import DATASET_ARG, domain_errors, settings
+from fleettickets.cli import logs
+from fleettickets.cli.common import DATASET_ARG, debug, domain_errors, explain, resources
 from fleettickets.datasets import get_dataset
 from fleettickets.db import connect
 from fleettickets.summary import render_summary
@@ -28,19 +28,25 @@ def ingest(dataset: str, dry_run: bool, reseed: bool, from_key: str | None, no_g
     if from_key and not reseed:
         raise click.UsageError("--from-key goes with --reseed")
     from flows.ingest import INGEST_FLOWS, IngestFailed, SourceStale  # imports Prefect: only when ingesting
+    from flows.temporary_server import prefect_runtime
 
+    logs.reapply()
     try:
         with domain_errors():
-            result = INGEST_FLOWS[dataset](reseed=reseed, from_key=from_key, dry_run=dry_run,
-                                           geocode=not no_geocode, wait=wait)
+            resources(strict=True)  # a bad setting or an unreachable Prefect API: one line, before any run
+            with prefect_runtime():
+                result = INGEST_FLOWS[dataset](reseed=reseed, from_key=from_key, dry_run=dry_run,
+                                               geocode=not no_geocode, wait=wait)
     except IngestFailed as exc:
         click.echo(render_summary(exc.summary))
-        error = click.ClickException(str(exc))
+        error = click.ClickException(explain(exc))
         error.exit_code = EXIT_STALE if isinstance(exc, SourceStale) else 1
         raise error from None
     except (OSError, psycopg.Error, BotoCoreError, ClientError) as exc:  # the bucket or the database
+        if debug():
+            raise
         raise click.ClickException(
-            f"ingest-{dataset} failed: {type(exc).__name__}: {exc} (the flow run's logs have the details)"
+            f"ingest-{dataset} failed: {explain(exc)} (the flow run's logs have the details)"
         ) from None
     click.echo(render_summary(result))
     if result["status"] == "locked":
@@ -55,15 +61,16 @@ def quarantine(dataset: str, key: str) -> None:
     on without it. An applied file is taken out of the accepted stream and the dataset is
     replayed without it (its tickets are rebuilt from the remaining files)."""
     with domain_errors():
-        config = settings()
-        with connect(config.database_url, autocommit=True) as conn:
-            moved = quarantine_lib.quarantine(conn, storage.make_s3_client(config), config.s3_bucket,
-                                              get_dataset(dataset), key)
+        found = resources()
+        bucket = found.bucket
+        with bucket.errors(), connect(found.settings.database_url, autocommit=True) as conn:
+            moved = quarantine_lib.quarantine(conn, bucket.client, bucket.name, get_dataset(dataset), key)
     click.echo(f"quarantined: {moved.source} -> {moved.target}")
     if moved.unapplied:
         click.echo(f"it had been applied: {moved.tickets_removed} tickets are rebuilt by a replay of the"
                    f" remaining {dataset} files, now")
         from flows.ingest import INGEST_FLOWS  # imports Prefect: only when replaying
+        from flows.temporary_server import prefect_runtime
 
-        with domain_errors():
+        with domain_errors(), prefect_runtime():
             click.echo(render_summary(INGEST_FLOWS[dataset](reseed=True, geocode=False)))

@@ -10,7 +10,7 @@ import click
 
 from fleettickets import sample as sample_lib
 from fleettickets import storage
-from fleettickets.cli.common import domain_errors, settings
+from fleettickets.cli.common import domain_errors, resources
 from fleettickets.datasets import DATASETS, EAT
 
 
@@ -35,16 +35,16 @@ def sample(to: Path | None, to_bucket: bool, dataset: str | None, rows: int, del
     names = [dataset] if dataset else sorted(DATASETS)
     with domain_errors(), tempfile.TemporaryDirectory(prefix="fleettickets-sample-") as tmp:
         root = to or Path(tmp)
-        client = None
-        if to_bucket:
-            config = settings()
-            client = storage.make_s3_client(config)
-            storage.ensure_bucket(client, config.s3_bucket)
+        bucket = resources().bucket if to_bucket else None
+        if bucket is not None:
+            with bucket.errors():
+                storage.ensure_bucket(bucket.client, bucket.name)
         for name in names:
             paths = sample_lib.write_stream(name, root / name, rows=rows, deltas=deltas, seed=seed, start=first)
-            if client is not None:
-                keys = storage.upload_files(client, config.s3_bucket, DATASETS[name], paths)
-                click.echo(f"{name}: uploaded {len(keys)} files to s3://{config.s3_bucket}/"
+            if bucket is not None:
+                with bucket.errors():
+                    keys = storage.upload_files(bucket.client, bucket.name, DATASETS[name], paths)
+                click.echo(f"{name}: uploaded {len(keys)} files to s3://{bucket.name}/"
                            f"{DATASETS[name].changes_prefix}")
             else:
                 click.echo(f"{name}: wrote {len(paths)} files to {root / name}")

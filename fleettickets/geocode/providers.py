@@ -44,9 +44,10 @@ from geopy.exc import (
 from geopy.geocoders import Nominatim
 from geopy.geocoders.base import DEFAULT_SENTINEL, NONE_RESULT
 
-from fleettickets.config import ConfigurationError, Settings
+from fleettickets import config
+from fleettickets.config import ConfigurationError, Settings, secret_origin
 
-PROVIDERS = ("offline", "locationiq", "nominatim")
+PROVIDERS = config.PROVIDERS
 LOCATIONIQ_URL = "https://us1.locationiq.com"
 USER_AGENT = "fleettickets/0.1 (ISP field-operations ticket geocoding)"
 _KEY_IN_URL = re.compile(r"([?&]key=)[^&\s'\"]*", re.I)
@@ -154,10 +155,12 @@ for _name in ("geopy", "urllib3.connectionpool"):  # both print request URLs at 
 class GeocoderClient:
     """One provider, one `search` call per request; see the module docstring for outcomes."""
 
-    def __init__(self, name: str, geocoder: Nominatim, *, secret: str | None = None) -> None:
+    def __init__(self, name: str, geocoder: Nominatim, *, secret: str | None = None,
+                 key_origin: str = "GEOCODER_API_KEY") -> None:
         self.name = name
         self._geocoder = geocoder
         self._secret = secret
+        self.key_origin = key_origin  # what to fix when the key is refused: the variable or its block
 
     def __repr__(self) -> str:
         return f"GeocoderClient({self.name!r})"
@@ -196,7 +199,7 @@ class GeocoderClient:
             raise DayLimitReached(f"{self.name}: requests refused (HTTP 403)") from None
         except GeocoderAuthenticationFailure:
             raise ProviderConfigError(
-                f"{self.name} rejected the API key (HTTP 401): check GEOCODER_API_KEY") from None
+                f"{self.name} rejected the API key (HTTP 401): check {self.key_origin}") from None
         except GeocoderQueryError as exc:
             # 400-class answer to this query: a genuine "cannot answer", cached as a miss.
             status = getattr(exc.__cause__, "status_code", None)
@@ -231,20 +234,22 @@ def make_client(settings: Settings) -> GeocoderClient | None:
     if provider == "offline":
         return None
     timeout = settings.geocoder_timeout_seconds
+    key = settings.geocoder_api_key.get_secret_value() if settings.geocoder_api_key else None
     if provider == "locationiq":
-        if not settings.geocoder_api_key:
+        if not key:
             raise ProviderConfigError("GEOCODER_PROVIDER=locationiq needs GEOCODER_API_KEY")
         scheme, domain = _domain(settings.geocoder_url or LOCATIONIQ_URL)
-        geocoder = LocationIQ(settings.geocoder_api_key, domain=domain, scheme=scheme, timeout=timeout,
+        geocoder = LocationIQ(key, domain=domain, scheme=scheme, timeout=timeout,
                               user_agent=USER_AGENT, adapter_factory=_no_retries)
-        return GeocoderClient("locationiq", geocoder, secret=settings.geocoder_api_key)
+        return GeocoderClient("locationiq", geocoder, secret=key,
+                              key_origin=secret_origin(settings.geocoder_api_key, "GEOCODER_API_KEY"))
     if provider == "nominatim":
         if not settings.geocoder_url:
             raise ProviderConfigError("GEOCODER_PROVIDER=nominatim needs GEOCODER_URL (the server to use)")
         scheme, domain = _domain(settings.geocoder_url)
         geocoder = NominatimServer(domain=domain, scheme=scheme, timeout=timeout, user_agent=USER_AGENT,
                                    adapter_factory=_no_retries)
-        return GeocoderClient("nominatim", geocoder, secret=settings.geocoder_api_key)
+        return GeocoderClient("nominatim", geocoder, secret=key)
     raise ProviderConfigError(f"GEOCODER_PROVIDER must be one of {', '.join(PROVIDERS)}, got {provider!r}")
 
 

@@ -1,0 +1,332 @@
+"""Where the bucket, the database URL and the geocoder key come from: Prefect blocks first.
+
+- `fleettickets-bucket` (S3 Bucket, prefect-aws): the bucket's name; references its credentials block.
+- `fleettickets-s3-credentials` (MinIO Credentials, prefect-aws): access key, secret key, region;
+  the endpoint and path-style addressing on its `aws_client_parameters`.
+- `fleettickets-database-url` (Secret): the DSN (DATABASE_URL).
+- `fleettickets-geocoder-api-key` (Secret): the geocoder's key (GEOCODER_API_KEY).
+
+Read by: the ingest flows (the bucket in list/download/archive, the database everywhere, the
+key in the geocoding tasks), the geocode flow (database, key) and the CLI (`migrate`,
+`status`, `quarantine`, `sample --to-bucket`). The S3 Bucket block may reference AWS
+Credentials instead of MinIO Credentials.
+
+One precedence, per setting: **the block** when a Prefect API is configured (PREFECT_API_URL)
+and a block of that name exists; **else the environment** (and the env file, `.env`);
+**else the default** (fleettickets/config.py). A temporary server that a command starts when
+no API is configured holds no blocks.
+
+Names: FLEETTICKETS_BLOCK_BUCKET, FLEETTICKETS_BLOCK_DATABASE_URL and
+FLEETTICKETS_BLOCK_GEOCODER_API_KEY override the defaults (per deployment:
+`job_variables: {env: {...}}` in prefect.yaml); runs reach the credentials through the bucket
+block's reference, FLEETTICKETS_BLOCK_S3_CREDENTIALS names the one `make deploy` creates. `make deploy` creates the
+missing blocks from the environment (`ensure_blocks`) and never overwrites an existing one
+unless asked (`--overwrite-blocks`).
+
+Tasks never take settings or clients as parameters (Prefect stores parameters): they call
+`run_resources()`, which resolves once per flow run.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from prefect.blocks.core import Block
+from prefect.blocks.system import Secret
+from prefect.client.orchestration import get_client
+from prefect.exceptions import ObjectNotFound
+from prefect.runtime import flow_run
+from prefect.settings import get_current_settings
+from prefect_aws import AwsClientParameters, AwsCredentials, MinIOCredentials, S3Bucket
+
+from fleettickets.bucket import Bucket
+from fleettickets.config import (
+    ConfigurationError,
+    Settings,
+    SourcedSecret,
+    env_origins,
+    is_http_url,
+)
+from fleettickets.storage import BOTOCORE_CONFIG
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BlockSpec:
+    variable: str  # the environment variable that renames the block
+    default: str
+    type_name: str
+    holds: tuple[str, ...]  # the settings (variables) it replaces
+
+    @property
+    def name(self) -> str:
+        return os.environ.get(self.variable, "").strip() or self.default
+
+
+BUCKET = BlockSpec("FLEETTICKETS_BLOCK_BUCKET", "fleettickets-bucket", "S3 Bucket", ("RUSTFS_BUCKET",))
+S3_CREDENTIALS = BlockSpec(
+    "FLEETTICKETS_BLOCK_S3_CREDENTIALS", "fleettickets-s3-credentials", "MinIO Credentials",
+    ("RUSTFS_ENDPOINT_URL", "RUSTFS_ACCESS_KEY", "RUSTFS_SECRET_KEY", "RUSTFS_REGION"),
+)
+DATABASE_URL = BlockSpec("FLEETTICKETS_BLOCK_DATABASE_URL", "fleettickets-database-url", "Secret", ("DATABASE_URL",))
+GEOCODER_API_KEY = BlockSpec("FLEETTICKETS_BLOCK_GEOCODER_API_KEY", "fleettickets-geocoder-api-key", "Secret",
+                             ("GEOCODER_API_KEY",))
+BLOCKS = (BUCKET, S3_CREDENTIALS, DATABASE_URL, GEOCODER_API_KEY)
+
+
+class PrefectUnreachable(ConfigurationError):
+    """A Prefect API is configured but does not answer."""
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What a run or a command works with, and where each setting came from (never its value)."""
+
+    settings: Settings
+    bucket: Bucket
+    origins: dict[str, str]  # variable -> "block <name> (<type>)" | "environment" | "env file <path>" | "default"
+    note: str | None = None  # why blocks were not read, when they could not be
+
+    def report(self) -> dict[str, dict[str, str]]:
+        """For `status`: per variable, its source and, for a block, the block's name and type."""
+        shown = {}
+        for variable, origin in self.origins.items():
+            if origin.startswith("block "):
+                name, _, kind = origin.removeprefix("block ").partition(" (")
+                shown[variable] = {"source": "block", "block": name, "type": kind.rstrip(")")}
+            elif origin.startswith("env file"):
+                shown[variable] = {"source": "env file", "path": origin.removeprefix("env file ")}
+            else:
+                shown[variable] = {"source": origin}
+        return shown
+
+
+def api_url() -> str | None:
+    """The configured Prefect API (PREFECT_API_URL, a profile or prefect.toml), if any."""
+    return get_current_settings().api.url
+
+
+def check_api(url: str) -> None:
+    """One clean error when a configured Prefect API does not answer (instead of a traceback)."""
+    with get_client(sync_client=True, httpx_settings={"timeout": 10}) as client:
+        problem = client.api_healthcheck()
+    if problem is not None:
+        raise PrefectUnreachable(
+            f"cannot reach the Prefect API at {url} (PREFECT_API_URL; {type(problem).__name__}): start the"
+            " server, fix PREFECT_API_URL, or unset it to run with a temporary server"
+        )
+
+
+def _load(cls: type[Block], name: str) -> Any | None:
+    """The block, or None when there is none of that type and name."""
+    try:
+        return cls.load(name)
+    except ValueError as exc:
+        if isinstance(exc.__cause__, ObjectNotFound):
+            return None
+        raise ConfigurationError(f"{cls.get_block_type_name()} block {name!r} cannot be read: "
+                                 f"{type(exc).__name__}") from None
+
+
+def _credentials_values(bucket: S3Bucket, bucket_label: str) -> tuple[dict[str, Any], str, str]:
+    """The S3 settings the bucket block's credentials give; with what to name them in errors and status."""
+    creds = bucket.credentials
+    kind = "MinIO Credentials" if isinstance(creds, MinIOCredentials) else "AWS Credentials"
+    name = None if getattr(creds, "_is_anonymous", False) else creds._block_document_name
+    label = f"{kind} block {name!r}" if name else f"the credentials of {bucket_label}"
+    origin = f"block {name} ({kind})" if name else f"block {BUCKET.name} (S3 Bucket)"
+    if isinstance(creds, MinIOCredentials):
+        access, secret = creds.minio_root_user, creds.minio_root_password
+    else:
+        access, secret = creds.aws_access_key_id, creds.aws_secret_access_key
+    endpoint = creds.aws_client_parameters.endpoint_url
+    if endpoint and not is_http_url(endpoint):
+        raise ConfigurationError(f"{label}: aws_client_parameters.endpoint_url must be an http(s) URL such as"
+                                 " http://127.0.0.1:9000")
+    values: dict[str, Any] = {"s3_endpoint_url": endpoint or None}
+    if access:
+        values["s3_access_key"] = SourcedSecret(str(access), origin=label)
+    if secret is not None:
+        values["s3_secret_key"] = SourcedSecret(secret.get_secret_value(), origin=label)
+    if creds.region_name:
+        values["s3_region"] = creds.region_name
+    return values, label, origin
+
+
+def _secret_value(block: Secret, label: str) -> str:
+    value = block.value.get_secret_value()  # not .get(): that would turn "12345" into a number
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigurationError(f"{label} must hold a non-empty text value")
+    return value.strip()
+
+
+def resolve(*, strict: bool = True) -> Resources:
+    """Settings and the bucket, blocks first (see the module docstring for the precedence).
+
+    strict: a configured Prefect API that does not answer is an error (flows, `ingest`);
+    otherwise the environment is used and `note` says why (`status`, `migrate`, ...).
+    """
+    origins = env_origins()
+    overrides: dict[str, Any] = {}
+    note = None
+    bucket_block: S3Bucket | None = None
+    labels = {}
+    url = api_url()
+    if url:
+        try:
+            check_api(url)
+        except PrefectUnreachable as exc:
+            if strict:
+                raise
+            note = f"blocks not read: {exc}"
+            log.warning("%s; settings come from the environment", note)
+            url = None
+    if url:
+        bucket_block = _load(S3Bucket, BUCKET.name)
+        if bucket_block is not None:
+            bucket_label = f"S3 Bucket block {BUCKET.name!r}"
+            if bucket_block.bucket_folder:
+                raise ConfigurationError(f"{bucket_label}: bucket_folder must be empty (fleettickets keeps"
+                                         " its files under automations/<dataset>/)")
+            values, creds_label, creds_origin = _credentials_values(bucket_block, bucket_label)
+            overrides.update(values, s3_bucket=bucket_block.bucket_name)
+            labels = {"bucket": bucket_label, "credentials": creds_label}
+            origins["RUSTFS_BUCKET"] = f"block {BUCKET.name} (S3 Bucket)"
+            for variable, field in (("RUSTFS_ENDPOINT_URL", "s3_endpoint_url"), ("RUSTFS_ACCESS_KEY", "s3_access_key"),
+                                    ("RUSTFS_SECRET_KEY", "s3_secret_key"), ("RUSTFS_REGION", "s3_region")):
+                if field in values:
+                    origins[variable] = creds_origin
+        for spec, field in ((DATABASE_URL, "database_url"), (GEOCODER_API_KEY, "geocoder_api_key")):
+            block = _load(Secret, spec.name)
+            if block is not None:
+                label = f"Secret block {spec.name!r}"
+                overrides[field] = SourcedSecret(_secret_value(block, label), origin=label)
+                origins[spec.holds[0]] = f"block {spec.name} (Secret)"
+    if "database_url" in overrides:
+        _check_dsn(overrides["database_url"])
+    settings = Settings.from_env(**overrides)
+    if bucket_block is not None:
+        bucket = Bucket(settings.s3_bucket, bucket_block.credentials.get_s3_client(), settings.s3_endpoint_url,
+                        bucket_origin=labels["bucket"], credentials_origin=labels["credentials"],
+                        endpoint_origin=labels["credentials"])
+    else:
+        bucket = Bucket.from_settings(settings)
+    return Resources(settings, bucket, origins, note)
+
+
+def _check_dsn(dsn: SourcedSecret) -> None:
+    import psycopg
+
+    try:
+        psycopg.conninfo.conninfo_to_dict(dsn.get_secret_value().replace("postgresql+psycopg://", "postgresql://", 1))
+    except psycopg.Error:
+        raise ConfigurationError(f"{dsn.origin} is not a PostgreSQL URL"
+                                 " (postgresql://user:password@host:port/database)") from None
+
+
+# --- one resolution per flow run --------------------------------------------------------------
+
+_lock = threading.Lock()
+_by_run: dict[str, Resources] = {}
+
+
+def run_resources() -> Resources:
+    """The current flow run's resources, resolved on first use (tasks call this, not parameters).
+
+    Keyed by flow run: every run reads the blocks again, so an edited block counts from the
+    next run on; the tasks of one run share one client.
+    """
+    run_id = flow_run.get_id()
+    if not run_id:
+        return resolve()
+    with _lock:
+        if run_id not in _by_run:
+            if len(_by_run) > 32:
+                _by_run.clear()
+            _by_run[run_id] = resolve()
+        return _by_run[run_id]
+
+
+def run_settings() -> Settings:
+    return run_resources().settings
+
+
+def run_bucket() -> Bucket:
+    return run_resources().bucket
+
+
+# --- creating the blocks (make deploy) --------------------------------------------------------
+
+def _exists(cls: type[Block], name: str) -> bool:
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_block_document_by_name(name, block_type_slug=cls.get_block_type_slug())
+            return True
+        except ObjectNotFound:
+            return False
+
+
+def ensure_blocks(*, overwrite: bool = False) -> dict[str, str]:
+    """Create the missing blocks from the environment; an existing block is kept unless `overwrite`.
+
+    A block whose values the environment does not have (no S3 keys, no geocoder key) is skipped
+    and said so: the runs then use the environment for it.
+    """
+    settings = Settings.from_env()
+    origins = env_origins()
+    report: dict[str, str] = {}
+
+    def outcome(cls: type[Block], name: str, make: Any, needs: tuple[str, ...]) -> str:
+        exists = _exists(cls, name)
+        if exists and not overwrite:
+            return "exists (kept; --overwrite-blocks replaces it from the environment)"
+        missing = [v for v in needs if origins[v] == "default"]
+        if missing:
+            return f"skipped: {' and '.join(missing)} not set"
+        block = make()
+        if block is None:
+            return f"skipped: its credentials block {S3_CREDENTIALS.name} does not exist"
+        block.save(name, overwrite=True)
+        return "overwritten from the environment" if exists else "created from the environment"
+
+    def credentials() -> MinIOCredentials:
+        return MinIOCredentials(
+            minio_root_user=settings.s3_access_key.get_secret_value(),
+            minio_root_password=settings.s3_secret_key,
+            region_name=settings.s3_region,
+            aws_client_parameters=AwsClientParameters(endpoint_url=settings.s3_endpoint_url,
+                                                      config=copy.deepcopy(BOTOCORE_CONFIG)),
+        )
+
+    def bucket() -> S3Bucket | None:
+        # The loaded (named) credentials block: the bucket block references it, so rotating the
+        # keys in the credentials block is seen by every run that loads the bucket.
+        creds = _load(MinIOCredentials, S3_CREDENTIALS.name) or _load(AwsCredentials, S3_CREDENTIALS.name)
+        return S3Bucket(bucket_name=settings.s3_bucket, credentials=creds) if creds is not None else None
+
+    report[f"block {S3_CREDENTIALS.name}"] = outcome(
+        MinIOCredentials, S3_CREDENTIALS.name, credentials, ("RUSTFS_ACCESS_KEY", "RUSTFS_SECRET_KEY"))
+    report[f"block {BUCKET.name}"] = outcome(S3Bucket, BUCKET.name, bucket, ())
+    report[f"block {DATABASE_URL.name}"] = outcome(
+        Secret, DATABASE_URL.name, lambda: Secret(value=settings.database_url), ("DATABASE_URL",))
+    report[f"block {GEOCODER_API_KEY.name}"] = outcome(
+        Secret, GEOCODER_API_KEY.name, lambda: Secret(value=settings.geocoder_api_key), ("GEOCODER_API_KEY",))
+    return report
+
+
+def delete_blocks() -> None:
+    """Remove fleettickets' blocks (tests; an operator uses the UI)."""
+    for cls, spec in ((S3Bucket, BUCKET), (MinIOCredentials, S3_CREDENTIALS), (Secret, DATABASE_URL),
+                      (Secret, GEOCODER_API_KEY)):
+        with get_client(sync_client=True) as client:
+            try:
+                doc = client.read_block_document_by_name(spec.name, block_type_slug=cls.get_block_type_slug())
+            except ObjectNotFound:
+                continue
+            client.delete_block_document(doc.id)
