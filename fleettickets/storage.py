@@ -201,11 +201,6 @@ def archive(client: Any, bucket: str, dataset: Dataset, name: str, sha256: str) 
     return target
 
 
-def discard_copy(client: Any, bucket: str, key: str) -> None:
-    """Delete a second copy of bytes the stream already holds (a re-upload of an applied file)."""
-    client.delete_object(Bucket=bucket, Key=key)
-
-
 def find_stream_file(client: Any, bucket: str, dataset: Dataset, key_or_name: str) -> str:
     """Where a change file of the stream is now: changes/ first, then processed/."""
     name = PurePosixPath(key_or_name).name
