@@ -131,7 +131,7 @@ def zombie_automation() -> Automation:
     )
 
 
-def failure_automation(block_document_id) -> Automation:  # noqa: ANN001 - a UUID
+def failure_automation(block_document_id) -> Automation:  # a UUID
     return Automation(
         name=FAILURE_AUTOMATION,
         description="Every failed or crashed ingest run reaches the operators' notification block.",

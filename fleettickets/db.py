@@ -90,7 +90,7 @@ def safe_dsn(dsn: str | SecretStr) -> str:
     raw = dsn.get_secret_value() if isinstance(dsn, SecretStr) else dsn
     try:
         return make_url(raw).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - an unparseable DSN is shown as nothing at all
+    except Exception:  # an unparseable DSN is shown as nothing at all
         return "<unparseable database URL>"
 
 
@@ -146,12 +146,12 @@ def advisory_lock(conn: psycopg.Connection, name: str, *, wait: bool) -> Iterato
     """Hold a session-level advisory lock while the block runs; yields whether it was taken."""
     key = lock_key(name)
     if wait:
-        conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+        conn.execute(load_sql("advisory_lock.sql"), {"key": key})
         got = True
     else:
-        got = bool(conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0])
+        got = bool(conn.execute(load_sql("advisory_try_lock.sql"), {"key": key}).fetchone()[0])
     try:
         yield got
     finally:
         if got and not conn.closed:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+            conn.execute(load_sql("advisory_unlock.sql"), {"key": key})

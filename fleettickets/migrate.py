@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from fleettickets.db import advisory_lock, connect
+from fleettickets.db import advisory_lock, connect, load_sql
 from fleettickets.errors import MigrationError
 from fleettickets.geocode.gazetteer import load_gazetteer
 
@@ -50,19 +50,9 @@ def migrate(dsn: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
     migrations = discover(directory)
     applied_now: list[str] = []
     with connect(dsn, autocommit=True) as conn, advisory_lock(conn, "fleettickets.migrate", wait=True):
-        conn.execute(
-            """CREATE TABLE IF NOT EXISTS public.fleettickets_migrations (
-                   version integer PRIMARY KEY,
-                   name text NOT NULL,
-                   checksum text NOT NULL,
-                   applied_at timestamptz NOT NULL DEFAULT now())"""
-        )
-        done = {
-            version: (name, checksum)
-            for version, name, checksum in conn.execute(
-                "SELECT version, name, checksum FROM public.fleettickets_migrations"
-            )
-        }
+        conn.execute(load_sql("migrations_table.sql"))
+        done = {version: (name, checksum)
+                for version, name, checksum in conn.execute(load_sql("migrations_applied.sql"))}
         for migration in migrations:
             if migration.version in done:
                 name, checksum = done[migration.version]
@@ -74,11 +64,8 @@ def migrate(dsn: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
                 continue
             with conn.transaction():
                 conn.execute(migration.sql)
-                conn.execute(
-                    "INSERT INTO public.fleettickets_migrations (version, name, checksum)"
-                    " VALUES (%s, %s, %s)",
-                    (migration.version, migration.name, migration.checksum),
-                )
+                conn.execute(load_sql("migrations_record.sql"), {
+                    "version": migration.version, "name": migration.name, "checksum": migration.checksum})
             applied_now.append(migration.name)
         load_gazetteer(conn)  # the shipped cluster gazetteer, when its version or content changed
     return applied_now

@@ -70,4 +70,4 @@ def _unapply(conn: psycopg.Connection, dataset: Dataset, source_key: str, file_t
     with conn.transaction(), conn.cursor() as cur:
         for statement in statements:
             cur.execute(statement, params)
-        return cur.execute("SELECT count(*) FROM pg_temp.unapplied").fetchone()[0]
+        return cur.execute(load_sql("unapplied_count.sql")).fetchone()[0]

@@ -14,10 +14,7 @@ from fleettickets.summary import RunSummary
 
 
 def read_watermark(conn: psycopg.Connection, dataset: Dataset) -> str | None:
-    row = conn.execute(
-        "SELECT metadata->>'source_max_key' FROM tickets.import_meta WHERE dataset = %s",
-        (dataset.name,),
-    ).fetchone()
+    row = conn.execute(load_sql("read_watermark.sql"), {"dataset": dataset.name}).fetchone()
     return row[0] if row else None
 
 
@@ -40,11 +37,4 @@ def rebuild_done(conn: psycopg.Connection, dataset: Dataset) -> None:
 def record_run(conn: psycopg.Connection, summary: RunSummary) -> None:
     """Remember the run on the dataset's import_meta row (status and the last run)."""
     compact = {k: v for k, v in summary.as_dict().items() if k != "files"}
-    conn.execute(
-        """UPDATE tickets.import_meta
-           SET last_run_at = now(),
-               metadata = metadata || jsonb_build_object('last_run', %s::jsonb),
-               updated_at = now()
-           WHERE dataset = %s""",
-        (json.dumps(compact), summary.dataset),
-    )
+    conn.execute(load_sql("record_run.sql"), {"summary": json.dumps(compact), "dataset": summary.dataset})

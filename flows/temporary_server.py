@@ -76,7 +76,7 @@ class ContainedServer(SubprocessASGIServer):
             )
 
 
-def _exit_on_sigterm(signum: int, frame: Any) -> None:  # noqa: ARG001 - signal handler shape
+def _exit_on_sigterm(signum: int, frame: Any) -> None:  # signal handler shape
     raise SystemExit(128 + signum)
 
 

@@ -17,10 +17,10 @@ TASK_DEFAULTS: dict[str, Any] = {"cache_policy": NO_CACHE, "persist_result": Fal
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _exception(state) -> BaseException | None:  # noqa: ANN001 - a Prefect state
+def _exception(state) -> BaseException | None:  # a Prefect state
     try:
         exc = state.result(raise_on_failure=False)
-    except Exception:  # noqa: BLE001
+    except Exception:
         return None
     return exc if isinstance(exc, BaseException) else None
 
@@ -35,7 +35,7 @@ def _may_get_better(exc: BaseException | None) -> bool | None:
     return None
 
 
-def db_connection_lost(task, task_run, state) -> bool:  # noqa: ANN001 - Prefect's callback shape
+def db_connection_lost(task, task_run, state) -> bool:  # Prefect's callback shape
     """Retry only when the database connection failed; a bad file or a 401 never gets better."""
     exc = _exception(state)
     verdict = _may_get_better(exc)
@@ -44,7 +44,7 @@ def db_connection_lost(task, task_run, state) -> bool:  # noqa: ANN001 - Prefect
     return isinstance(exc, psycopg.OperationalError)
 
 
-def s3_may_recover(task, task_run, state) -> bool:  # noqa: ANN001 - Prefect's callback shape
+def s3_may_recover(task, task_run, state) -> bool:  # Prefect's callback shape
     """Retry S3 outages (5xx, an endpoint that is down), never refused credentials or a missing bucket."""
     verdict = _may_get_better(_exception(state))
     return True if verdict is None else verdict

@@ -92,7 +92,7 @@ class FakeLocationIQ:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:  # http.server's name
                 fake._handle(self)
 
             def log_message(self, *args: object) -> None:

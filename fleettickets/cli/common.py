@@ -79,7 +79,7 @@ def remember_secrets(settings: Settings) -> None:
             _known_secrets.add(value.get_secret_value())
     try:
         password = conninfo_to_dict(settings.database_url.get_secret_value()).get("password")
-    except Exception:  # noqa: BLE001 - an unparseable DSN is masked whole above
+    except Exception:  # an unparseable DSN is masked whole above
         password = None
     if password:
         _known_secrets.add(password)

@@ -1,0 +1,2 @@
+-- Release a session advisory lock.
+SELECT pg_advisory_unlock(%(key)s);

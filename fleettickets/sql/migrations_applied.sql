@@ -1,0 +1,2 @@
+-- The migrations applied so far.
+SELECT version, name, checksum FROM public.fleettickets_migrations;
