@@ -37,3 +37,31 @@ FROM tickets.inc t
 ON CONFLICT DO NOTHING;
 
 GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON tickets.inc_observations TO fleettickets_loader;
+
+-- INC history as an in-order replay of the observations of some tickets, from a file date on:
+-- a row wherever status, bucket, team or owner changed from the previous file that carried
+-- the ticket (a first sighting counts). The one definition, used by the apply hook for late
+-- files and when an applied file leaves the stream.
+CREATE OR REPLACE FUNCTION tickets.inc_history_replayed(p_tickets text[], p_from timestamptz)
+RETURNS TABLE (
+    ticket_id text, file_ts timestamptz, source_key text,
+    raw_status text, bucket text, assigned_team text, owner text, closed_at timestamptz,
+    prev_raw_status text, prev_bucket text, prev_assigned_team text, prev_owner text
+)
+LANGUAGE sql STABLE AS $$
+    SELECT ticket_id, file_ts, source_key, raw_status, bucket, assigned_team, owner,
+           tickets.eat_ts(closed_at), prev_raw_status, prev_bucket, prev_assigned_team, prev_owner
+    FROM (
+        SELECT o.*,
+               lag(o.file_ts) OVER w AS prev_ts,
+               lag(o.raw_status) OVER w AS prev_raw_status, lag(o.bucket) OVER w AS prev_bucket,
+               lag(o.assigned_team) OVER w AS prev_assigned_team, lag(o.owner) OVER w AS prev_owner
+        FROM tickets.inc_observations o
+        WHERE o.ticket_id = ANY (p_tickets)
+        WINDOW w AS (PARTITION BY o.ticket_id ORDER BY o.file_ts)
+    ) replayed
+    WHERE file_ts >= p_from
+      AND (prev_ts IS NULL
+           OR (raw_status, bucket, assigned_team, owner)
+              IS DISTINCT FROM (prev_raw_status, prev_bucket, prev_assigned_team, prev_owner))
+$$;

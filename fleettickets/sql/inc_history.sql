@@ -38,21 +38,7 @@ WHERE a.changed
           IS DISTINCT FROM
           (a.old_raw->>'raw_status', a.old_raw->>'bucket', a.old_raw->>'assigned_team', a.old_raw->>'owner'))
 UNION ALL
-SELECT ticket_id, file_ts, source_key, raw_status, bucket, assigned_team, owner,
-       tickets.eat_ts(closed_at), prev_raw_status, prev_bucket, prev_assigned_team, prev_owner
-FROM (
-    SELECT o.*,
-           lag(o.file_ts) OVER w AS prev_ts,
-           lag(o.raw_status) OVER w AS prev_raw_status, lag(o.bucket) OVER w AS prev_bucket,
-           lag(o.assigned_team) OVER w AS prev_assigned_team, lag(o.owner) OVER w AS prev_owner
-    FROM tickets.inc_observations o
-    JOIN pg_temp.late USING (ticket_id)
-    WINDOW w AS (PARTITION BY o.ticket_id ORDER BY o.file_ts)
-) replayed
-WHERE file_ts >= %(file_ts)s
-  AND (prev_ts IS NULL
-       OR (raw_status, bucket, assigned_team, owner)
-          IS DISTINCT FROM (prev_raw_status, prev_bucket, prev_assigned_team, prev_owner));
+SELECT * FROM tickets.inc_history_replayed(ARRAY(SELECT ticket_id FROM pg_temp.late), %(file_ts)s);
 
 -- 4. Late tickets' rows from this date on that the replay no longer gives.
 DELETE FROM tickets.inc_history h

@@ -16,17 +16,4 @@ INSERT INTO tickets.inc_history (
     raw_status, bucket, assigned_team, owner, closed_at,
     prev_raw_status, prev_bucket, prev_assigned_team, prev_owner
 )
-SELECT ticket_id, file_ts, source_key, raw_status, bucket, assigned_team, owner, tickets.eat_ts(closed_at),
-       prev_raw_status, prev_bucket, prev_assigned_team, prev_owner
-FROM (
-    SELECT o.*,
-           lag(o.file_ts) OVER w AS prev_ts,
-           lag(o.raw_status) OVER w AS prev_raw_status, lag(o.bucket) OVER w AS prev_bucket,
-           lag(o.assigned_team) OVER w AS prev_assigned_team, lag(o.owner) OVER w AS prev_owner
-    FROM tickets.inc_observations o
-    JOIN pg_temp.carried USING (ticket_id)
-    WINDOW w AS (PARTITION BY o.ticket_id ORDER BY o.file_ts)
-) replayed
-WHERE prev_ts IS NULL
-   OR (raw_status, bucket, assigned_team, owner)
-      IS DISTINCT FROM (prev_raw_status, prev_bucket, prev_assigned_team, prev_owner);
+SELECT * FROM tickets.inc_history_replayed(ARRAY(SELECT ticket_id FROM pg_temp.carried), '-infinity');
