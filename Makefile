@@ -29,7 +29,7 @@ demo: setup
 	done
 	@$(DEMO_ENV) $(VENV)/fleettickets status
 	@psql -d tracksolid_db -f scripts/demo_report.sql
-	@echo; echo "Prefect UI: http://127.0.0.1:$(PREFECT_PORT)  (Runs; Artifacts: inc-watermark, crq-watermark,"
+	@echo; echo "Prefect UI: http://127.0.0.1:$(PREFECT_PORT)  (Runs; Artifacts: inc-watermark, crq-watermark, inc-sla, crq-sla,"
 	@echo "  inc-run-summary, inc-data-quality; Deployments: ingest-inc/scheduled, ingest-crq/scheduled)"
 	@echo "Reseed:  prefect deployment run 'ingest-inc/scheduled' --param reseed=true --watch"
 	@echo "Stop:    make down"
