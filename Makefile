@@ -29,8 +29,8 @@ demo: setup
 	done
 	@$(DEMO_ENV) $(VENV)/fleettickets status
 	@psql -d tracksolid_db -f scripts/demo_report.sql
-	@echo; echo "Prefect UI: http://127.0.0.1:$(PREFECT_PORT)  (Runs; Artifacts: inc-watermark, crq-watermark,"
-	@echo "  inc-run-summary, inc-data-quality; Deployments: ingest-inc/scheduled, ingest-crq/scheduled,"
+	@echo; echo "Prefect UI: http://127.0.0.1:$(PREFECT_PORT)  (Runs; Artifacts: inc-watermark, crq-watermark, inc-sla, crq-sla,"
+	@echo "  inc-run-summary, inc-data-quality; Blocks: fleettickets-*; Deployments: ingest-inc/scheduled, ingest-crq/scheduled,"
 	@echo "  and the operators' quarantine-file/on-demand, geocode-catch-up/on-demand)"
 	@echo "Reseed:  prefect deployment run 'ingest-inc/scheduled' --param reseed=true --watch"
 	@echo "Stop:    make down"

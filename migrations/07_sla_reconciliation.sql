@@ -281,14 +281,23 @@ BEGIN
     -- [entered, left_at) covers the instants entered <= t < left_at: a contiguous run of the sorted
     -- v_instants, found by binary search (width_bucket counts the instants <= a value). Rows
     -- after the last instant cannot matter (dropping them only lengthens an interval past it).
-    -- A ticket now closed whose row was last written at or before the first instant has all its
-    -- history rows by then (each is written with the row it records), the last one closed: it is
-    -- closed at every instant and is skipped without reading its history.
+    -- A ticket that is closed now and has no history row after the first instant is closed at
+    -- every instant (its latest row is its current state); so only tickets open now, or changed
+    -- after the first instant, are read (the open partial indexes and inc_history_file_ts_idx).
     o AS (
         SELECT v_instants[x.idx] AS open_as_of,
                count(*) AS open_at_end,
                count(*) FILTER (WHERE st.sla_state = 'breached') AS open_breached_at_end
-        FROM tickets.inc i
+        FROM (
+            SELECT i.ticket_id, i.created_at_service, i.first_seen_at
+            FROM tickets.inc i
+            WHERE i.bucket = 'pending' OR (i.bucket IS DISTINCT FROM 'pending' AND i.bucket IS DISTINCT FROM 'closed')
+            UNION ALL
+            SELECT i.ticket_id, i.created_at_service, i.first_seen_at
+            FROM tickets.inc i
+            WHERE i.bucket = 'closed'
+              AND EXISTS (SELECT 1 FROM tickets.inc_history h WHERE h.ticket_id = i.ticket_id AND h.file_ts > v_begin)
+        ) i
         CROSS JOIN LATERAL (
             SELECT h.bucket, h.file_ts AS entered,
                    lead(h.file_ts) OVER (ORDER BY h.file_ts) AS left_at
@@ -302,7 +311,6 @@ BEGIN
         CROSS JOIN LATERAL reporting.fn_sla_state('pending', i.created_at_service, i.first_seen_at,
                                                   NULL, NULL, v_instants[x.idx]) st
         WHERE p_dataset = 'inc' AND iv.bucket = 'pending'
-          AND (i.bucket IS DISTINCT FROM 'closed' OR i.file_ts > v_begin)
         GROUP BY x.idx
     )
     SELECT p.period_start, p.period_end,
@@ -322,7 +330,8 @@ END
 $fn$;
 
 
--- The first history row (fn_sla_compliance: open counts are known from then on).
+-- fn_sla_compliance: the first history row (open counts are known from then on), and the tickets
+-- changed after an instant.
 CREATE INDEX IF NOT EXISTS inc_history_file_ts_idx ON tickets.inc_history (file_ts);
 
 

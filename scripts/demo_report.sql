@@ -26,4 +26,16 @@ SELECT dataset, region, cluster, open, on_track, at_risk, breached, unknown, old
 FROM reporting.fn_sla_summary(p_as_of => :'as_of')
 LIMIT 8;
 
+\echo 'reporting.fn_sla_reconciliation: closed INC tickets, the source verdict beside the 48 h rule, by region'
+SELECT is_total, group_value AS region, closed, no_clock, compared, agree_pct, disagree_pct,
+       source_within_rule_breached, source_breached_rule_within, median_mttr_minus_wall, mttr_within_1h_pct
+FROM reporting.fn_sla_reconciliation(p_group => 'region')
+LIMIT 6;
+
+\echo 'reporting.fn_sla_compliance: INC per ISO week by the rule and by the source; open and breached at each week end'
+SELECT period_start, period_end, closed, rule_within_pct, source_within_pct, no_clock, open_as_of, open_at_end,
+       open_breached_at_end
+FROM reporting.fn_sla_compliance('week', (:'as_of'::timestamptz AT TIME ZONE 'Africa/Nairobi')::date - 14,
+                                 p_as_of => :'as_of');
+
 RESET ROLE;
