@@ -246,3 +246,14 @@ def run_cli(*args: str, timeout: float = 240, check: bool = False) -> subprocess
             f"fleettickets {' '.join(args)} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
         )
     return proc
+
+
+@pytest.fixture(autouse=True)
+def _no_blocks_outlive_a_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test that bootstraps creates fleettickets' blocks from its own environment (its bucket);
+    blocks left behind would send the next test's runs to this test's bucket."""
+    yield
+    if "prefect_server" in request.fixturenames:
+        from tasks.blocks import delete_blocks
+
+        delete_blocks()

@@ -104,14 +104,25 @@ def test_debug_shows_the_traceback(prefect_server, refusing_pg):
 def test_a_database_refused_inside_a_run_keeps_the_password_out_of_prefect(
         database, settings, refusing_pg, prefect_server, output_dir):
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+        LogFilter,
+        LogFilterFlowRunId,
+    )
+    from prefect.client.schemas.objects import StateType
     from prefect.client.schemas.sorting import FlowRunSort
 
     dsn, says = wrong_database("bad password", refusing_pg)
     one_clean_error(cli("ingest", "inc", env={"DATABASE_URL": dsn}), says)
 
     with get_client(sync_client=True) as client:
-        run = client.read_flow_runs(sort=FlowRunSort.START_TIME_DESC, limit=1)[0]
+        # the run this command started: the newest failed one (scheduled runs of deployments that
+        # other tests created start later, so the newest by start time may be one of those)
+        run = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.FAILED]))),
+            sort=FlowRunSort.START_TIME_DESC, limit=1)[0]
         assert run.state.is_failed() and says in run.state.message
         logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])))
         stored = " ".join([run.state.message, str(run.parameters), *(log.message for log in logs)])
