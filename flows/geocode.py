@@ -8,13 +8,13 @@ from __future__ import annotations
 from prefect import flow, get_run_logger
 
 from fleettickets.config import Settings
-from fleettickets.geocode import render_report
+from fleettickets.geocode import GeocodingReport
 from tasks.geocode import run_geocoding
 
 
 @flow(name="geocode", log_prints=True)
-def geocode(budget: int | None = None) -> dict:
-    """Match clusters, decode plus codes, ask the provider within the budget, place every ticket."""
-    report = run_geocoding(Settings.from_env(), budget)
-    get_run_logger().info("%s", render_report(report))
+def geocode(budget: int | None = None) -> GeocodingReport:
+    """Match clusters, decode plus codes, ask the provider within the budget, place the tickets that changed."""
+    report = run_geocoding(Settings.from_env(), budget)  # clusters, locations, resolve, coverage artifact
+    get_run_logger().info("%s", report.render())          # the run's report, once
     return report

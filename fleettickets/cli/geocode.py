@@ -16,9 +16,8 @@ def geocode(budget: int | None) -> None:
     Runs the `geocode` Prefect flow and prints coverage by precision, requests spent and
     left, and the clusters the gazetteer does not know.
     """
-    from fleettickets.geocode import render_report
     from flows.geocode import geocode as geocode_flow  # imports Prefect: only when geocoding
 
     with domain_errors():
         report = geocode_flow(budget=budget)
-    click.echo(render_report(report))
+    click.echo(report.render())
