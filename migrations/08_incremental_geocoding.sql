@@ -90,7 +90,9 @@ CREATE TABLE tickets.geo_cluster_tickets (
 
 -- Open addresses worth a provider request (open actionable INC, open CRQ; see
 -- tickets.worth_asking), one row per normalised (region, cluster, location): the spelling
--- and cluster name the query is made of, the most urgent SLA clock, how many tickets.
+-- and cluster name the query is made of, the most urgent SLA clock, how many tickets, and
+-- whether it waits for a request (its cluster has a centroid, no answer stands) as of the
+-- last pass; geo_state.waiting counts those.
 CREATE TABLE tickets.geo_addresses (
     region_key   text NOT NULL,
     cluster_key  text NOT NULL,
@@ -99,9 +101,13 @@ CREATE TABLE tickets.geo_addresses (
     cluster      text,
     clock        timestamptz,
     tickets      integer NOT NULL,
+    waiting      boolean NOT NULL,
     PRIMARY KEY (region_key, cluster_key, location_key)
 );
-CREATE INDEX geo_addresses_clock_idx ON tickets.geo_addresses (clock);
+-- The provider step's order: most urgent first.
+CREATE INDEX geo_addresses_waiting_idx ON tickets.geo_addresses (clock, tickets DESC, location_key) WHERE waiting;
+-- Misses and rejections in the order they expire (an expired one waits for a request again).
+CREATE INDEX IF NOT EXISTS geo_locations_expires_idx ON tickets.geo_locations (expires_at) WHERE status <> 'ok';
 
 -- Location texts with a '+' and no answer yet: the plus-code step decodes them offline.
 CREATE TABLE tickets.geo_plus_codes (
@@ -112,11 +118,14 @@ CREATE TABLE tickets.geo_plus_codes (
     PRIMARY KEY (region_key, cluster_key, location_key)
 );
 
--- One row: whether the next pass must be full, and the gazetteer the clusters were matched to.
+-- One row: whether the next pass must be full, the gazetteer the clusters were matched to,
+-- how many addresses wait for a request, and up to when expired answers were taken in.
 CREATE TABLE tickets.geo_state (
     singleton          boolean PRIMARY KEY DEFAULT true CHECK (singleton),
     rebuild            boolean NOT NULL DEFAULT false,
-    gazetteer_checksum text
+    gazetteer_checksum text,
+    waiting            bigint NOT NULL DEFAULT 0,
+    expired_until      timestamptz NOT NULL DEFAULT now()
 );
 INSERT INTO tickets.geo_state DEFAULT VALUES;
 
@@ -138,21 +147,20 @@ $$;
 CREATE OR REPLACE FUNCTION tickets.geo_locations_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    -- A location answer places tickets only when it is 'ok'; queue the keys whose placing
-    -- answer appeared, moved or went.
+    -- An 'ok' answer places tickets; any answer, or its expiry, decides whether the address
+    -- still waits for a request. Queue the keys whose answer appeared, changed or went.
     IF TG_OP = 'INSERT' THEN
         INSERT INTO tickets.geo_changed_keys
-        SELECT n.region_key, n.cluster_key, n.location_key FROM new_rows n WHERE n.status = 'ok';
+        SELECT n.region_key, n.cluster_key, n.location_key FROM new_rows n;
     ELSIF TG_OP = 'UPDATE' THEN
         INSERT INTO tickets.geo_changed_keys
         SELECT n.region_key, n.cluster_key, n.location_key
         FROM new_rows n JOIN old_rows o USING (region_key, cluster_key, location_key)
-        WHERE (o.status = 'ok') IS DISTINCT FROM (n.status = 'ok')
-           OR o.precision IS DISTINCT FROM n.precision
-           OR NOT (o.geom IS NOT DISTINCT FROM n.geom);
+        WHERE o.status IS DISTINCT FROM n.status OR o.precision IS DISTINCT FROM n.precision
+           OR NOT (o.geom IS NOT DISTINCT FROM n.geom) OR o.expires_at IS DISTINCT FROM n.expires_at;
     ELSE
         INSERT INTO tickets.geo_changed_keys
-        SELECT o.region_key, o.cluster_key, o.location_key FROM old_rows o WHERE o.status = 'ok';
+        SELECT o.region_key, o.cluster_key, o.location_key FROM old_rows o;
     END IF;
     RETURN NULL;
 END
@@ -197,7 +205,8 @@ BEGIN
 END
 $$;
 
--- Deleted tickets (a quarantined file's rows) take their counts with them.
+-- Deleted tickets (a quarantined file's rows) take their counts with them (by difference,
+-- which commutes with a pass running meanwhile).
 CREATE OR REPLACE FUNCTION tickets.geo_tickets_deleted() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -215,11 +224,10 @@ BEGIN
     ON CONFLICT (region_key, cluster_key) DO UPDATE
         SET tickets = c.tickets + excluded.tickets, open = c.open + excluded.open;
 
-    PERFORM tickets.geo_recount_start();
-    INSERT INTO pg_temp.geo_recount
-    SELECT (o.geo_seen).region_key, (o.geo_seen).cluster_key, (o.geo_seen).location_key
+    -- their addresses are recounted by the next pass (which holds the lock the counts need)
+    INSERT INTO tickets.geo_changed_keys
+    SELECT DISTINCT (o.geo_seen).region_key, (o.geo_seen).cluster_key, (o.geo_seen).location_key
     FROM old_rows o WHERE o.geo_seen IS NOT NULL;
-    PERFORM tickets.geo_recount_addresses();
     RETURN NULL;
 END
 $$;
@@ -237,34 +245,72 @@ BEGIN
 END
 $$;
 
+-- Whether a location has an answer that stands: 'ok', or a miss or rejection not yet expired.
+CREATE OR REPLACE FUNCTION tickets.geo_location_answered(region_key text, cluster_key text, location_key text)
+RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT EXISTS (
+        SELECT 1 FROM tickets.geo_locations gl
+        WHERE gl.region_key = $1 AND gl.cluster_key = $2 AND gl.location_key = $3
+          AND (gl.status = 'ok' OR NOT coalesce(gl.expires_at <= now(), false)))
+$$;
+
+-- Whether an address waits for a request: its cluster has a centroid and no answer stands.
+CREATE OR REPLACE FUNCTION tickets.geo_address_waiting(region_key text, cluster_key text, location_key text)
+RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT EXISTS (SELECT 1 FROM tickets.geo_clusters gc
+                   WHERE gc.region_key = $1 AND gc.cluster_key = $2 AND gc.geom IS NOT NULL)
+       AND NOT tickets.geo_location_answered($1, $2, $3)
+$$;
+
 -- Recount geo_addresses for the keys in pg_temp.geo_recount from the tickets as they are
--- now (an address with no open ticket left goes).
-CREATE OR REPLACE FUNCTION tickets.geo_recount_addresses() RETURNS void
+-- now (an address with no open ticket left goes). Returns the change in waiting addresses.
+CREATE OR REPLACE FUNCTION tickets.geo_recount_addresses() RETURNS bigint
 LANGUAGE plpgsql AS $$
+DECLARE
+    gone  bigint;
+    added bigint;
 BEGIN
-    ANALYZE pg_temp.geo_recount;  -- one key or every address: the planner should know which
-    DELETE FROM tickets.geo_addresses a USING pg_temp.geo_recount k
-    WHERE a.region_key = k.region_key AND a.cluster_key = k.cluster_key AND a.location_key = k.location_key;
+    ANALYZE pg_temp.geo_recount;  -- a few keys, or every address of a first placement
+    WITH d AS (
+        DELETE FROM tickets.geo_addresses a USING (SELECT DISTINCT * FROM pg_temp.geo_recount) k
+        WHERE a.region_key = k.region_key AND a.cluster_key = k.cluster_key AND a.location_key = k.location_key
+        RETURNING a.waiting
+    )
+    SELECT count(*) FILTER (WHERE waiting) INTO gone FROM d;
 
     -- the open tickets an address counts (as in geo_rebuild_counts), by the keys geocoding
-    -- took in; one join per table so that each uses its *_geo_key_idx
+    -- took in, key by key through each table's *_geo_key_idx
     WITH k AS MATERIALIZED (
         SELECT DISTINCT * FROM pg_temp.geo_recount r WHERE tickets.worth_asking(r.location_key, r.cluster_key)
+    ), i AS (
+        INSERT INTO tickets.geo_addresses
+            (region_key, cluster_key, location_key, location, cluster, clock, tickets, waiting)
+        SELECT o.region_key, o.cluster_key, o.location_key, min(o.location), min(o.cluster), min(o.clock), count(*),
+               tickets.geo_address_waiting(o.region_key, o.cluster_key, o.location_key)
+        FROM (SELECT k.*, t.location, t.cluster, t.clock
+              FROM k CROSS JOIN LATERAL (
+                  SELECT t.location, t.cluster, coalesce(t.created_at_service, t.first_seen_at) AS clock
+                  FROM tickets.inc t
+                  WHERE t.geo_seen IS NOT NULL AND (t.geo_seen).region_key = k.region_key
+                    AND (t.geo_seen).cluster_key = k.cluster_key AND (t.geo_seen).location_key = k.location_key
+                    AND t.bucket = 'pending' AND t.is_actionable AND t.location IS NOT NULL
+                  OFFSET 0) t  -- a fence: key by key, whatever the statistics say
+              UNION ALL
+              SELECT k.*, t.location, t.cluster, t.clock
+              FROM k CROSS JOIN LATERAL (
+                  SELECT t.location, t.cluster, coalesce(t.created_at_service, t.first_seen_at) AS clock
+                  FROM tickets.crq t
+                  WHERE t.geo_seen IS NOT NULL AND (t.geo_seen).region_key = k.region_key
+                    AND (t.geo_seen).cluster_key = k.cluster_key AND (t.geo_seen).location_key = k.location_key
+                    AND t.bucket = 'pending' AND t.location IS NOT NULL
+                  OFFSET 0) t) o
+        GROUP BY 1, 2, 3
+        RETURNING waiting
     )
-    INSERT INTO tickets.geo_addresses (region_key, cluster_key, location_key, location, cluster, clock, tickets)
-    SELECT o.region_key, o.cluster_key, o.location_key, min(o.location), min(o.cluster), min(o.clock), count(*)
-    FROM (SELECT k.*, t.location, t.cluster, coalesce(t.created_at_service, t.first_seen_at) AS clock
-          FROM k JOIN tickets.inc t
-            ON (t.geo_seen).region_key = k.region_key AND (t.geo_seen).cluster_key = k.cluster_key
-           AND (t.geo_seen).location_key = k.location_key
-          WHERE t.geo_seen IS NOT NULL AND t.bucket = 'pending' AND t.is_actionable AND t.location IS NOT NULL
-          UNION ALL
-          SELECT k.*, t.location, t.cluster, coalesce(t.created_at_service, t.first_seen_at)
-          FROM k JOIN tickets.crq t
-            ON (t.geo_seen).region_key = k.region_key AND (t.geo_seen).cluster_key = k.cluster_key
-           AND (t.geo_seen).location_key = k.location_key
-          WHERE t.geo_seen IS NOT NULL AND t.bucket = 'pending' AND t.location IS NOT NULL) o
-    GROUP BY 1, 2, 3;
+    SELECT count(*) FILTER (WHERE waiting) INTO added FROM i;
+    RETURN added - gone;
 END
 $$;
 
@@ -324,6 +370,11 @@ $$;
 -- the tickets that changed (*_geo_changed_idx) and those of the keys in geo_changed_keys.
 -- Writes a ticket only when its placement or geo_seen changes (geocoded_at: when its
 -- placement last changed). One pass at a time (the advisory lock, held to the end).
+--
+-- The rows to place are found first, by ctid, in statements whose plans cannot go wrong:
+-- the planner cannot know how few rows *_geo_changed_idx holds (it guesses half the table),
+-- and right after a mass update its statistics on geo_seen are stale. Past v_bound changed
+-- rows (a first placement, a reseed) one sequential scan is cheaper than the index.
 CREATE OR REPLACE FUNCTION tickets.geo_place(p_full boolean) RETURNS TABLE (dataset text, updated bigint)
 LANGUAGE plpgsql
 SET jit = off  -- compiling these plans costs more than running them
@@ -332,6 +383,8 @@ DECLARE
     v_full    boolean;
     v_seqscan text := current_setting('enable_seqscan');
     v_bound   constant integer := 20000;
+    v_scan    boolean;  -- changed rows found by scanning the table, not the index
+    v_tids    tid[];
     ds        text;
     n         bigint;
 BEGIN
@@ -353,47 +406,55 @@ BEGIN
     DELETE FROM pg_temp.geo_done;
     WITH q AS (DELETE FROM tickets.geo_changed_keys RETURNING region_key, cluster_key, location_key)
     INSERT INTO pg_temp.geo_keys SELECT DISTINCT * FROM q WHERE NOT v_full;
-    ANALYZE pg_temp.geo_keys;  -- usually empty or a few keys; a new gazetteer may queue many
 
     FOREACH ds IN ARRAY ARRAY['inc', 'crq'] LOOP
+        v_scan := v_full;
+        v_tids := '{}';
         IF NOT v_full THEN
-            -- The planner cannot know how few rows *_geo_changed_idx holds (it guesses half the
-            -- table): count up to a bound through the index, and if that is all, keep to it.
+            -- the changed rows, through the partial index
             PERFORM set_config('enable_seqscan', 'off', true);
-            EXECUTE format('SELECT count(*) FROM (SELECT FROM tickets.%1$I t'
+            EXECUTE format('SELECT array_agg(ctid) FROM (SELECT t.ctid FROM tickets.%1$I t'
                            ' WHERE (t.geo_seen).loaded_at IS DISTINCT FROM t.last_loaded_at LIMIT %2$s) x',
-                           ds, v_bound) INTO n;
-            IF n >= v_bound THEN
-                PERFORM set_config('enable_seqscan', v_seqscan, true);
+                           ds, v_bound + 1) INTO v_tids;
+            PERFORM set_config('enable_seqscan', v_seqscan, true);
+            v_tids := coalesce(v_tids, '{}');
+            v_scan := cardinality(v_tids) > v_bound;
+            IF v_scan THEN
+                v_tids := '{}';
             END IF;
+            -- the unchanged rows of keys whose answer changed, key by key through *_geo_key_idx
+            EXECUTE format($sql$
+                SELECT $1 || coalesce(array_agg(DISTINCT x.tid), '{}') FROM (
+                    SELECT t.ctid AS tid
+                    FROM pg_temp.geo_keys k
+                    CROSS JOIN LATERAL (
+                        SELECT t.ctid FROM tickets.%1$I t
+                        WHERE t.geo_seen IS NOT NULL AND (t.geo_seen).region_key = k.region_key
+                          AND (t.geo_seen).cluster_key = k.cluster_key
+                        OFFSET 0) t  -- a fence: key by key, whatever the statistics say
+                    WHERE k.location_key IS NULL
+                    UNION ALL
+                    SELECT t.ctid
+                    FROM pg_temp.geo_keys k
+                    CROSS JOIN LATERAL (
+                        SELECT t.ctid FROM tickets.%1$I t
+                        WHERE t.geo_seen IS NOT NULL AND (t.geo_seen).region_key = k.region_key
+                          AND (t.geo_seen).cluster_key = k.cluster_key
+                          AND (t.geo_seen).location_key = k.location_key
+                        OFFSET 0) t
+                    WHERE k.location_key IS NOT NULL) x$sql$, ds) USING v_tids INTO v_tids;
         END IF;
+
         EXECUTE format($sql$
             WITH todo AS MATERIALIZED (
-                -- the tickets whose content geocoding has not taken in
                 SELECT t.ctid AS tid, t.geo_seen AS old_seen, t.geom_precision AS old_precision,
                        t.geom AS old_geom, t.region, t.cluster, t.location,
                        ROW(coalesce(tickets.norm_key(t.region), ''), coalesce(tickets.norm_key(t.cluster), ''),
                            coalesce(tickets.norm_key(t.location), ''), coalesce(t.bucket = 'pending', false),
                            t.last_loaded_at)::tickets.geo_seen AS new_seen
                 FROM tickets.%1$I t
-                WHERE %2$s OR (t.geo_seen).loaded_at IS DISTINCT FROM t.last_loaded_at
-                UNION ALL
-                -- unchanged tickets of keys whose answer changed
-                SELECT t.ctid, t.geo_seen, t.geom_precision, t.geom, t.region, t.cluster, t.location, t.geo_seen
-                FROM pg_temp.geo_keys k
-                JOIN tickets.%1$I t ON (t.geo_seen).region_key = k.region_key AND (t.geo_seen).cluster_key = k.cluster_key
-                WHERE k.location_key IS NULL AND t.geo_seen IS NOT NULL
-                  AND (t.geo_seen).loaded_at IS NOT DISTINCT FROM t.last_loaded_at
-                UNION ALL
-                SELECT t.ctid, t.geo_seen, t.geom_precision, t.geom, t.region, t.cluster, t.location, t.geo_seen
-                FROM pg_temp.geo_keys k
-                JOIN tickets.%1$I t ON (t.geo_seen).region_key = k.region_key AND (t.geo_seen).cluster_key = k.cluster_key
-                                   AND (t.geo_seen).location_key = k.location_key
-                WHERE t.geo_seen IS NOT NULL
-                  AND (t.geo_seen).loaded_at IS NOT DISTINCT FROM t.last_loaded_at
-                  AND NOT EXISTS (SELECT 1 FROM pg_temp.geo_keys w
-                                  WHERE w.location_key IS NULL AND w.region_key = k.region_key
-                                    AND w.cluster_key = k.cluster_key)
+                WHERE t.ctid = ANY ($1)
+                   OR (%2$s AND (%3$s OR (t.geo_seen).loaded_at IS DISTINCT FROM t.last_loaded_at))
             ), new_clusters AS (
                 -- clusters seen for the first time, matched against the gazetteer on the way in
                 INSERT INTO tickets.geo_clusters (region_key, cluster_key, region, cluster, place_id, source, geom, guard_km)
@@ -444,8 +505,7 @@ BEGIN
                           w.location
             )
             INSERT INTO pg_temp.geo_done
-            SELECT %1$L, p.* FROM placed p$sql$, ds, v_full::text);
-        PERFORM set_config('enable_seqscan', v_seqscan, true);
+            SELECT %1$L, p.* FROM placed p$sql$, ds, v_scan::text, v_full::text) USING v_tids;
 
         SELECT count(*) INTO n FROM pg_temp.geo_done d WHERE d.dataset = ds AND d.moved;
         dataset := ds;
@@ -466,6 +526,8 @@ $$;
 -- taken in from it (geo_seen and precision before) and adds what it is now.
 CREATE OR REPLACE FUNCTION tickets.geo_count_changes() RETURNS void
 LANGUAGE plpgsql AS $$
+DECLARE
+    v_waiting bigint;  -- the change in addresses waiting for a request
 BEGIN
     INSERT INTO tickets.geo_coverage AS c (dataset, precision, pending, tickets)
     SELECT x.dataset, x.precision, x.pending, sum(x.delta)
@@ -492,14 +554,40 @@ BEGIN
 
     -- an address is recounted whenever one of its tickets changed (its urgency, its
     -- spelling or whether it is open may have moved with the content)
+    -- Addresses are recounted when one of their tickets changed (its urgency, spelling or
+    -- whether it is open may have moved with the content) or went, or their answer changed.
     PERFORM tickets.geo_recount_start();
     INSERT INTO pg_temp.geo_recount
     SELECT (d.old_seen).region_key, (d.old_seen).cluster_key, (d.old_seen).location_key
     FROM pg_temp.geo_done d WHERE d.old_seen IS NOT NULL AND d.old_seen IS DISTINCT FROM d.new_seen
     UNION ALL
     SELECT (d.new_seen).region_key, (d.new_seen).cluster_key, (d.new_seen).location_key
-    FROM pg_temp.geo_done d WHERE d.old_seen IS DISTINCT FROM d.new_seen;
-    PERFORM tickets.geo_recount_addresses();
+    FROM pg_temp.geo_done d WHERE d.old_seen IS DISTINCT FROM d.new_seen
+    UNION ALL
+    SELECT k.region_key, k.cluster_key, k.location_key FROM pg_temp.geo_keys k WHERE k.location_key IS NOT NULL;
+    v_waiting := tickets.geo_recount_addresses();
+
+    -- Whether the others still wait: those of a cluster whose centroid moved, and those whose
+    -- miss or rejection expired since the last pass.
+    WITH k AS (
+        SELECT a.region_key, a.cluster_key, a.location_key
+        FROM pg_temp.geo_keys c
+        JOIN tickets.geo_addresses a ON a.region_key = c.region_key AND a.cluster_key = c.cluster_key
+        WHERE c.location_key IS NULL
+        UNION
+        SELECT gl.region_key, gl.cluster_key, gl.location_key
+        FROM tickets.geo_locations gl, tickets.geo_state s
+        WHERE gl.status <> 'ok' AND gl.expires_at > s.expired_until AND gl.expires_at <= now()
+    ), flipped AS (
+        UPDATE tickets.geo_addresses a
+           SET waiting = NOT a.waiting
+          FROM k
+         WHERE a.region_key = k.region_key AND a.cluster_key = k.cluster_key AND a.location_key = k.location_key
+           AND a.waiting IS DISTINCT FROM tickets.geo_address_waiting(a.region_key, a.cluster_key, a.location_key)
+        RETURNING a.waiting
+    )
+    SELECT v_waiting + coalesce(sum(CASE WHEN f.waiting THEN 1 ELSE -1 END), 0) INTO v_waiting FROM flipped f;
+    UPDATE tickets.geo_state SET waiting = waiting + v_waiting, expired_until = greatest(expired_until, now());
 
     INSERT INTO tickets.geo_plus_codes AS p (region_key, cluster_key, location_key, location)
     SELECT (d.new_seen).region_key, (d.new_seen).cluster_key, (d.new_seen).location_key, min(d.location)
@@ -510,16 +598,6 @@ BEGIN
     GROUP BY 1, 2, 3
     ON CONFLICT (region_key, cluster_key, location_key) DO UPDATE SET location = least(p.location, excluded.location);
 END
-$$;
-
--- Whether a location has an answer that stands: 'ok', or a miss or rejection not yet expired.
-CREATE OR REPLACE FUNCTION tickets.geo_location_answered(region_key text, cluster_key text, location_key text)
-RETURNS boolean
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT EXISTS (
-        SELECT 1 FROM tickets.geo_locations gl
-        WHERE gl.region_key = $1 AND gl.cluster_key = $2 AND gl.location_key = $3
-          AND (gl.status = 'ok' OR NOT coalesce(gl.expires_at <= now(), false)))
 $$;
 
 -- The counts from the tables (a full pass).
@@ -544,9 +622,9 @@ BEGIN
           UNION ALL SELECT geo_seen FROM tickets.crq WHERE geo_seen IS NOT NULL) x
     GROUP BY 1, 2;
 
-    INSERT INTO tickets.geo_addresses (region_key, cluster_key, location_key, location, cluster, clock, tickets)
+    INSERT INTO tickets.geo_addresses (region_key, cluster_key, location_key, location, cluster, clock, tickets, waiting)
     SELECT (o.s).region_key, (o.s).cluster_key, (o.s).location_key, min(o.location), min(o.cluster),
-           min(o.clock), count(*)
+           min(o.clock), count(*), tickets.geo_address_waiting((o.s).region_key, (o.s).cluster_key, (o.s).location_key)
     FROM (SELECT geo_seen AS s, location, cluster, coalesce(created_at_service, first_seen_at) AS clock
           FROM tickets.inc
           WHERE geo_seen IS NOT NULL AND bucket = 'pending' AND is_actionable AND location IS NOT NULL
@@ -556,6 +634,8 @@ BEGIN
           WHERE geo_seen IS NOT NULL AND bucket = 'pending' AND location IS NOT NULL) o
     WHERE tickets.worth_asking((o.s).location_key, (o.s).cluster_key)
     GROUP BY 1, 2, 3;
+    UPDATE tickets.geo_state
+       SET waiting = (SELECT count(*) FROM tickets.geo_addresses WHERE waiting), expired_until = now();
 
     INSERT INTO tickets.geo_plus_codes (region_key, cluster_key, location_key, location)
     SELECT (k.s).region_key, (k.s).cluster_key, (k.s).location_key, min(k.location)

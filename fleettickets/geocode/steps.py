@@ -102,6 +102,8 @@ def geocode_clusters(settings: Settings, budget: int | None = None, *, logger: L
                     _ask_clusters(conn, settings, client, run_budget(budget), todo, step, logger)
                 else:
                     step.skipped = "another run is sending requests"
+            if step.ok:  # newly placed clusters: their tickets, and their addresses for the next step
+                step.placed = step.placed + place_changed(conn)
         step.known, step.gazetteer, step.provider_placed, _ = conn.execute(
             load_sql("geocode_cluster_counts.sql")).fetchone()
     step.seconds = round(time.monotonic() - started, 3)
@@ -166,8 +168,9 @@ def is_area(place: dict) -> bool:
     return place.get("class") in ("place", "boundary") and place.get("type") in AREA_TYPES
 
 
-def decode_plus_codes(conn: psycopg.Connection, settings: Settings, step: LocationStep) -> None:
-    """Every location text with a '+' not decoded yet: its answer, in one statement.
+def decode_plus_codes(conn: psycopg.Connection, settings: Settings, step: LocationStep) -> list[dict]:
+    """Every location text with a '+' not decoded yet: its answer, in one statement; returns
+    the keys answered.
 
     A short code in a cluster without a centroid stays on the list (its cluster may be placed
     later); a text holding no usable code leaves it.
@@ -201,6 +204,7 @@ def decode_plus_codes(conn: psycopg.Connection, settings: Settings, step: Locati
     if done:
         conn.execute(load_sql("geocode_store_plus_codes.sql"),
                      {"answers": Jsonb(answers), "done": Jsonb(done), "ttl_days": MISS_TTL_DAYS})
+    return [{k: a[k] for k in ("region_key", "cluster_key", "location_key")} for a in answers]
 
 
 def geocode_locations(settings: Settings, budget: int | None = None, *, logger: Logger = log) -> LocationStep:
@@ -209,11 +213,12 @@ def geocode_locations(settings: Settings, budget: int | None = None, *, logger: 
     client = make_client(settings)
     step = LocationStep(provider=client.name if client else "offline")
     with connect(settings.database_url, autocommit=True) as conn:
-        decode_plus_codes(conn, settings, step)
+        answered = decode_plus_codes(conn, settings, step)
         if step.plus_codes or step.plus_codes_rejected:
             logger.info("plus codes decoded offline: %d placed, %d outside their cluster's guard radius",
                         step.plus_codes, step.plus_codes_rejected)
-        step.candidates = conn.execute(load_sql("geocode_location_waiting.sql")).fetchone()[0]
+        step.candidates = conn.execute(load_sql("geocode_location_waiting.sql"),
+                                       {"answered": Jsonb(answered)}).fetchone()[0]
         step.skipped = _skip_reason(client, budget) if step.candidates else None
         if step.candidates and step.skipped is None:
             assert client is not None

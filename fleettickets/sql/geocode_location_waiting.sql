@@ -1,10 +1,10 @@
--- How many open addresses are worth a request and have no standing answer, in a cluster with
--- a known centroid (kept in tickets.geo_addresses by the placing passes, migrations/08).
-SELECT count(*)
-FROM tickets.geo_addresses a
-JOIN tickets.geo_clusters gc
-  ON gc.region_key = a.region_key AND gc.cluster_key = a.cluster_key AND gc.geom IS NOT NULL
-WHERE NOT EXISTS (
-    SELECT 1 FROM tickets.geo_locations gl
-    WHERE gl.region_key = a.region_key AND gl.cluster_key = a.cluster_key AND gl.location_key = a.location_key
-      AND (gl.status = 'ok' OR NOT coalesce(gl.expires_at <= now(), false)));
+-- How many open addresses wait for a request (worth one, in a cluster with a centroid, no
+-- answer standing): as the last pass counted them (tickets.geo_state, migrations/08), less
+-- those the plus-code step has just answered (%(answered)s: a JSON array of their keys).
+SELECT s.waiting - (
+    SELECT count(*)
+    FROM jsonb_to_recordset(%(answered)s::jsonb) AS k(region_key text, cluster_key text, location_key text)
+    JOIN tickets.geo_addresses a
+      ON a.region_key = k.region_key AND a.cluster_key = k.cluster_key AND a.location_key = k.location_key
+    WHERE a.waiting)
+FROM tickets.geo_state s;
