@@ -284,11 +284,9 @@ BEGIN
     -- took in, key by key through each table's *_geo_key_idx
     WITH k AS MATERIALIZED (
         SELECT DISTINCT * FROM pg_temp.geo_recount r WHERE tickets.worth_asking(r.location_key, r.cluster_key)
-    ), i AS (
-        INSERT INTO tickets.geo_addresses
-            (region_key, cluster_key, location_key, location, cluster, clock, tickets, waiting)
-        SELECT o.region_key, o.cluster_key, o.location_key, min(o.location), min(o.cluster), min(o.clock), count(*),
-               tickets.geo_address_waiting(o.region_key, o.cluster_key, o.location_key)
+    ), g AS (
+        SELECT o.region_key, o.cluster_key, o.location_key, min(o.location) AS location, min(o.cluster) AS cluster,
+               min(o.clock) AS clock, count(*) AS tickets
         FROM (SELECT k.*, t.location, t.cluster, t.clock
               FROM k CROSS JOIN LATERAL (
                   SELECT t.location, t.cluster, coalesce(t.created_at_service, t.first_seen_at) AS clock
@@ -307,6 +305,15 @@ BEGIN
                     AND t.bucket = 'pending' AND t.location IS NOT NULL
                   OFFSET 0) t) o
         GROUP BY 1, 2, 3
+    ), i AS (
+        INSERT INTO tickets.geo_addresses
+            (region_key, cluster_key, location_key, location, cluster, clock, tickets, waiting)
+        SELECT g.*, gc.geom IS NOT NULL AND gl.location_key IS NULL  -- as tickets.geo_address_waiting
+        FROM g
+        LEFT JOIN tickets.geo_clusters gc ON gc.region_key = g.region_key AND gc.cluster_key = g.cluster_key
+        LEFT JOIN tickets.geo_locations gl
+               ON gl.region_key = g.region_key AND gl.cluster_key = g.cluster_key AND gl.location_key = g.location_key
+              AND (gl.status = 'ok' OR NOT coalesce(gl.expires_at <= now(), false))
         RETURNING waiting
     )
     SELECT count(*) FILTER (WHERE waiting) INTO added FROM i;
@@ -528,6 +535,7 @@ CREATE OR REPLACE FUNCTION tickets.geo_count_changes() RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     v_waiting bigint;  -- the change in addresses waiting for a request
+    v_flip    tid[];
 BEGIN
     INSERT INTO tickets.geo_coverage AS c (dataset, precision, pending, tickets)
     SELECT x.dataset, x.precision, x.pending, sum(x.delta)
@@ -552,8 +560,16 @@ BEGIN
     ON CONFLICT (region_key, cluster_key) DO UPDATE
         SET tickets = c.tickets + excluded.tickets, open = c.open + excluded.open;
 
-    -- an address is recounted whenever one of its tickets changed (its urgency, its
-    -- spelling or whether it is open may have moved with the content)
+    -- Location texts that may hold a plus code, for the plus-code step.
+    INSERT INTO tickets.geo_plus_codes AS p (region_key, cluster_key, location_key, location)
+    SELECT (d.new_seen).region_key, (d.new_seen).cluster_key, (d.new_seen).location_key, min(d.location)
+    FROM pg_temp.geo_done d
+    WHERE d.location LIKE '%+%' AND (d.new_seen).location_key <> ''
+      AND NOT tickets.geo_location_answered((d.new_seen).region_key, (d.new_seen).cluster_key,
+                                            (d.new_seen).location_key)
+    GROUP BY 1, 2, 3
+    ON CONFLICT (region_key, cluster_key, location_key) DO UPDATE SET location = least(p.location, excluded.location);
+
     -- Addresses are recounted when one of their tickets changed (its urgency, spelling or
     -- whether it is open may have moved with the content) or went, or their answer changed.
     PERFORM tickets.geo_recount_start();
@@ -565,38 +581,64 @@ BEGIN
     FROM pg_temp.geo_done d WHERE d.old_seen IS DISTINCT FROM d.new_seen
     UNION ALL
     SELECT k.region_key, k.cluster_key, k.location_key FROM pg_temp.geo_keys k WHERE k.location_key IS NOT NULL;
+    IF (SELECT count(*) FROM pg_temp.geo_recount) > 20000 THEN
+        -- most addresses (a first placement): counting them all again is cheaper, key by key
+        -- is not (and the expired answers are taken in on the way)
+        PERFORM tickets.geo_rebuild_addresses();
+        RETURN;
+    END IF;
     v_waiting := tickets.geo_recount_addresses();
 
     -- Whether the others still wait: those of a cluster whose centroid moved, and those whose
-    -- miss or rejection expired since the last pass.
-    WITH k AS (
-        SELECT a.region_key, a.cluster_key, a.location_key
-        FROM pg_temp.geo_keys c
-        JOIN tickets.geo_addresses a ON a.region_key = c.region_key AND a.cluster_key = c.cluster_key
-        WHERE c.location_key IS NULL
-        UNION
-        SELECT gl.region_key, gl.cluster_key, gl.location_key
-        FROM tickets.geo_locations gl, tickets.geo_state s
-        WHERE gl.status <> 'ok' AND gl.expires_at > s.expired_until AND gl.expires_at <= now()
-    ), flipped AS (
-        UPDATE tickets.geo_addresses a
-           SET waiting = NOT a.waiting
-          FROM k
-         WHERE a.region_key = k.region_key AND a.cluster_key = k.cluster_key AND a.location_key = k.location_key
-           AND a.waiting IS DISTINCT FROM tickets.geo_address_waiting(a.region_key, a.cluster_key, a.location_key)
-        RETURNING a.waiting
-    )
-    SELECT v_waiting + coalesce(sum(CASE WHEN f.waiting THEN 1 ELSE -1 END), 0) INTO v_waiting FROM flipped f;
+    -- miss or rejection expired since the last pass; address by address.
+    SELECT array_agg(x.ctid) INTO v_flip
+    FROM (SELECT c.region_key, c.cluster_key, NULL::text AS location_key
+          FROM pg_temp.geo_keys c WHERE c.location_key IS NULL
+          UNION
+          SELECT gl.region_key, gl.cluster_key, gl.location_key
+          FROM tickets.geo_locations gl, tickets.geo_state s
+          WHERE gl.status <> 'ok' AND gl.expires_at > s.expired_until AND gl.expires_at <= now()) k
+    CROSS JOIN LATERAL (
+        SELECT a.ctid FROM tickets.geo_addresses a
+        WHERE a.region_key = k.region_key AND a.cluster_key = k.cluster_key
+          AND (k.location_key IS NULL OR a.location_key = k.location_key)
+          AND a.waiting IS DISTINCT FROM tickets.geo_address_waiting(a.region_key, a.cluster_key, a.location_key)
+        OFFSET 0) x;
+    IF v_flip IS NOT NULL THEN
+        WITH flipped AS (
+            UPDATE tickets.geo_addresses a SET waiting = NOT a.waiting WHERE a.ctid = ANY (v_flip)
+            RETURNING a.waiting
+        )
+        SELECT v_waiting + sum(CASE WHEN f.waiting THEN 1 ELSE -1 END) INTO v_waiting FROM flipped f;
+    END IF;
     UPDATE tickets.geo_state SET waiting = waiting + v_waiting, expired_until = greatest(expired_until, now());
+END
+$$;
 
-    INSERT INTO tickets.geo_plus_codes AS p (region_key, cluster_key, location_key, location)
-    SELECT (d.new_seen).region_key, (d.new_seen).cluster_key, (d.new_seen).location_key, min(d.location)
-    FROM pg_temp.geo_done d
-    WHERE d.location LIKE '%+%' AND (d.new_seen).location_key <> ''
-      AND NOT tickets.geo_location_answered((d.new_seen).region_key, (d.new_seen).cluster_key,
-                                            (d.new_seen).location_key)
-    GROUP BY 1, 2, 3
-    ON CONFLICT (region_key, cluster_key, location_key) DO UPDATE SET location = least(p.location, excluded.location);
+-- Every address counted again from the tables, and the addresses waiting for a request.
+CREATE OR REPLACE FUNCTION tickets.geo_rebuild_addresses() RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM tickets.geo_addresses;
+    INSERT INTO tickets.geo_addresses (region_key, cluster_key, location_key, location, cluster, clock, tickets, waiting)
+    SELECT g.*, gc.geom IS NOT NULL AND gl.location_key IS NULL  -- as tickets.geo_address_waiting
+    FROM (SELECT (o.s).region_key, (o.s).cluster_key, (o.s).location_key, min(o.location), min(o.cluster),
+                 min(o.clock), count(*)
+          FROM (SELECT geo_seen AS s, location, cluster, coalesce(created_at_service, first_seen_at) AS clock
+                FROM tickets.inc
+                WHERE geo_seen IS NOT NULL AND bucket = 'pending' AND is_actionable AND location IS NOT NULL
+                UNION ALL
+                SELECT geo_seen, location, cluster, coalesce(created_at_service, first_seen_at)
+                FROM tickets.crq
+                WHERE geo_seen IS NOT NULL AND bucket = 'pending' AND location IS NOT NULL) o
+          WHERE tickets.worth_asking((o.s).location_key, (o.s).cluster_key)
+          GROUP BY 1, 2, 3) g (region_key, cluster_key, location_key, location, cluster, clock, tickets)
+    LEFT JOIN tickets.geo_clusters gc ON gc.region_key = g.region_key AND gc.cluster_key = g.cluster_key
+    LEFT JOIN tickets.geo_locations gl
+           ON gl.region_key = g.region_key AND gl.cluster_key = g.cluster_key AND gl.location_key = g.location_key
+          AND (gl.status = 'ok' OR NOT coalesce(gl.expires_at <= now(), false));
+    UPDATE tickets.geo_state
+       SET waiting = (SELECT count(*) FROM tickets.geo_addresses WHERE waiting), expired_until = now();
 END
 $$;
 
@@ -606,7 +648,6 @@ LANGUAGE plpgsql AS $$
 BEGIN
     DELETE FROM tickets.geo_coverage;
     DELETE FROM tickets.geo_cluster_tickets;
-    DELETE FROM tickets.geo_addresses;
     DELETE FROM tickets.geo_plus_codes;
 
     INSERT INTO tickets.geo_coverage (dataset, precision, pending, tickets)
@@ -622,20 +663,7 @@ BEGIN
           UNION ALL SELECT geo_seen FROM tickets.crq WHERE geo_seen IS NOT NULL) x
     GROUP BY 1, 2;
 
-    INSERT INTO tickets.geo_addresses (region_key, cluster_key, location_key, location, cluster, clock, tickets, waiting)
-    SELECT (o.s).region_key, (o.s).cluster_key, (o.s).location_key, min(o.location), min(o.cluster),
-           min(o.clock), count(*), tickets.geo_address_waiting((o.s).region_key, (o.s).cluster_key, (o.s).location_key)
-    FROM (SELECT geo_seen AS s, location, cluster, coalesce(created_at_service, first_seen_at) AS clock
-          FROM tickets.inc
-          WHERE geo_seen IS NOT NULL AND bucket = 'pending' AND is_actionable AND location IS NOT NULL
-          UNION ALL
-          SELECT geo_seen, location, cluster, coalesce(created_at_service, first_seen_at)
-          FROM tickets.crq
-          WHERE geo_seen IS NOT NULL AND bucket = 'pending' AND location IS NOT NULL) o
-    WHERE tickets.worth_asking((o.s).location_key, (o.s).cluster_key)
-    GROUP BY 1, 2, 3;
-    UPDATE tickets.geo_state
-       SET waiting = (SELECT count(*) FROM tickets.geo_addresses WHERE waiting), expired_until = now();
+    PERFORM tickets.geo_rebuild_addresses();
 
     INSERT INTO tickets.geo_plus_codes (region_key, cluster_key, location_key, location)
     SELECT (k.s).region_key, (k.s).cluster_key, (k.s).location_key, min(k.location)

@@ -396,3 +396,20 @@ def test_an_address_waits_again_when_its_miss_expires(db: psycopg.Connection, of
     time.sleep(1.2)
     assert run_geocoding(offline).locations.waiting == 1
     assert kept_counts(db) == oracle_counts(db)
+
+
+def test_a_mass_change_takes_the_whole_table_path_with_the_same_result(db: psycopg.Connection,
+                                                                        offline: Settings) -> None:
+    """Past 20,000 changed rows a pass scans the table and counts the addresses afresh."""
+    db.execute("INSERT INTO tickets.inc (ticket_id, raw, source_key, file_ts)"
+               " SELECT 'M' || n, jsonb_build_object('ticket_id', 'M' || n, 'bucket', 'pending',"
+               "   'is_actionable', 'true', 'region', 'nairobi', 'cluster', (ARRAY['Kilimani', 'Kwa Mbao'])[1 + n % 2],"
+               "   'location', 'Plot ' || n || ' Ngong Rd', 'created_at_service', '2026-06-14 08:00:00'),"
+               "   'm', now() FROM generate_series(1, 20100) n")
+    assert incremental_pass(db) == {"inc": 10050, "crq": 0}  # Kwa Mbao has no centroid offline
+    assert state(db, PLACEMENT) == state(db, ORACLE_PLACEMENT)
+    assert kept_counts(db) == oracle_counts(db)
+    db.execute("UPDATE tickets.inc SET raw = raw || '{\"bucket\": \"closed\"}', last_loaded_at = clock_timestamp()"
+               " WHERE ticket_id LIKE 'M1%'")
+    incremental_pass(db)
+    assert kept_counts(db) == oracle_counts(db)
