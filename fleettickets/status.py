@@ -67,7 +67,7 @@ def _geocoding(conn: Any, settings: Settings, dataset: Any) -> dict:
         for region, cluster, tickets, open_, placed_by in cur
     ]
     provider = settings.geocoder_provider
-    requests = (budget_state(conn, provider, settings.geocoder_daily_budget) if provider != "offline"
+    requests = (budget_state(conn, provider, settings.geocoder_daily_budget).as_dict() if provider != "offline"
                 else {"provider": "offline", "today": 0, "daily_budget": 0, "left": 0, "stopped": None})
     requests.pop("day_utc", None)
     return {"unmatched_clusters": unmatched, "geocoder": requests}

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from fleettickets.apply import FileResult
-from fleettickets.geocode import render_report
+from fleettickets.geocode import GeocodingReport
 
 
 class Mode(StrEnum):
@@ -37,7 +37,7 @@ class RunSummary:
     held_keys: list[str] = field(default_factory=list)  # dated too far ahead of now
     error: str | None = None
     seconds: float = 0.0
-    geocoding: dict | None = None  # run_geocoding's report, when the run geocoded
+    geocoding: GeocodingReport | None = None  # when the run geocoded
 
     def total(self, name: str) -> int:
         if name in {"rows_read", "dropped_sentinel", "dropped_alarm", "dropped_invalid", "rows_staged", "nul_cells"}:
@@ -74,7 +74,7 @@ class RunSummary:
             "held_keys": self.held_keys,
             **{name: self.total(name) for name in totals},
             "error": self.error,
-            "geocoding": self.geocoding,
+            "geocoding": self.geocoding.as_dict() if self.geocoding else None,
             "files": [f.as_dict() for f in self.files],
         }
 
@@ -107,7 +107,7 @@ def render_summary(s: dict) -> str:
     if len(s["files"]) > 12:
         lines.append(f"    ... and {len(s['files']) - 12} more files")
     if s.get("geocoding"):
-        lines.append(render_report(s["geocoding"]))
+        lines.append(GeocodingReport.from_dict(s["geocoding"]).render())
     if s["error"]:
         lines.append(f"  error: {s['error']}")
     return "\n".join(lines)

@@ -11,17 +11,17 @@ from typing import Annotated
 from prefect import flow, get_run_logger
 from pydantic import Field
 
-from fleettickets.geocode import render_report
+from fleettickets.geocode import GeocodingReport
 from tasks.blocks import run_resources
 from tasks.geocode import run_geocoding
 
 
 @flow(name="geocode", log_prints=True)
-def geocode(budget: int | None = None) -> dict:
-    """Match clusters, decode plus codes, ask the provider within the budget, place every ticket."""
-    run_resources()  # settings and blocks first: a bad setting fails the run before any work
-    report = run_geocoding(budget)
-    get_run_logger().info("%s", render_report(report))
+def geocode(budget: int | None = None) -> GeocodingReport:
+    """Match clusters, decode plus codes, ask the provider within the budget, place the tickets that changed."""
+    run_resources()                                       # settings and blocks first: a bad setting fails early
+    report = run_geocoding(budget)                        # clusters, locations, resolve, coverage artifact
+    get_run_logger().info("%s", report.render())          # the run's report, once
     return report
 
 
@@ -29,7 +29,7 @@ def geocode(budget: int | None = None) -> dict:
 def geocode_catch_up(
     budget: Annotated[int, Field(ge=1, description="At most this many provider requests in this run"
                                                   " (GEOCODER_DAILY_BUDGET still applies).")] = 1000,
-) -> dict:
+) -> GeocodingReport:
     """Work the geocoding backlog (deployment `geocode-catch-up/on-demand`, started by an operator).
 
     The steps of the `geocode` flow, in this run (its logs and artifacts are this run's), with at

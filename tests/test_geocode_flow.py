@@ -21,7 +21,7 @@ def test_generated_exports_are_all_placed_offline(db, settings, s3, inc_files, c
     assert INGEST_FLOWS["inc"]()["status"] == "completed"
     assert INGEST_FLOWS["crq"]()["status"] == "completed"
 
-    report = geocode_flow()
+    report = geocode_flow().as_dict()
 
     assert settings.geocoder_provider == "offline"
     assert report["requests"]["this_run"] == 0 and report["clusters"]["unmatched"] == []
@@ -40,7 +40,7 @@ def test_generated_exports_are_all_placed_offline(db, settings, s3, inc_files, c
 
     # again: nothing to do, no row rewritten
     before = row_versions(db, "inc"), row_versions(db, "crq")
-    again = geocode_flow()
+    again = geocode_flow().as_dict()
     assert again["resolved"] == {"inc": 0, "crq": 0}
     assert (row_versions(db, "inc"), row_versions(db, "crq")) == before
 

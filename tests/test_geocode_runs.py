@@ -18,7 +18,7 @@ import psycopg
 import pytest
 
 from fleettickets.config import ConfigurationError, Settings
-from fleettickets.geocode import geocode, pluscode, render_report
+from fleettickets.geocode import GeocodingReport, pluscode, run_geocoding
 from fleettickets.geocode.budget import Budget
 from fleettickets.geocode.normalise import distance_km
 from fleettickets.geocode.providers import (
@@ -37,6 +37,15 @@ KILIMANI = (-1.2906, 36.7856)
 
 
 # --- helpers (the flow tests import these) ---------------------------------------------------
+
+def geocode(settings: Settings, budget: int | None = None) -> dict:
+    """A run as production makes it (fleettickets.geocode.run_geocoding), as its JSON."""
+    return run_geocoding(settings, budget).as_dict()
+
+
+def render_report(report: dict) -> str:
+    return GeocodingReport.from_dict(report).render()
+
 
 def add_ticket(conn: psycopg.Connection, dataset: str, ticket_id: str, region: str, cluster: str | None,
                location: str | None, *, clock: str = "2026-06-14 08:00:00", bucket: str = "pending",

@@ -17,7 +17,6 @@ def geocode(budget: int | None) -> None:
     Runs the `geocode` Prefect flow and prints coverage by precision, requests spent and
     left, and the clusters the gazetteer does not know.
     """
-    from fleettickets.geocode import render_report
     from flows.geocode import geocode as geocode_flow  # imports Prefect: only when geocoding
     from flows.temporary_server import prefect_runtime
 
@@ -26,4 +25,4 @@ def geocode(budget: int | None) -> None:
         resources(strict=True)  # a bad setting or an unreachable Prefect API: one line, before any run
         with prefect_runtime():
             report = geocode_flow(budget=budget)
-    click.echo(render_report(report))
+    click.echo(report.render())

@@ -1,24 +1,36 @@
 """Geocoding, Prefect-free: every ticket on the map with an honest precision.
 
 Ladder (docs/design.md): `plus_code` (decoded offline) > `location` (a provider's hit within the
-cluster's guard radius) > `cluster` (the gazetteer centroid) > none. See run.py for the
-steps, providers.py for the provider protocol, gazetteer.py for the shipped place list.
+cluster's guard radius) > `cluster` (the gazetteer centroid) > none.
+
+    steps.py      the steps of a run and `run_geocoding`, the one order they run in
+    coverage.py   the coverage report, read from the counts the placing passes keep
+    report.py     the report model and its rendering
+    requester.py  requests within the budget; budget.py the shared daily budget
+    providers.py  the provider protocol; gazetteer.py the shipped place list;
+    pluscode.py   plus codes in free text; normalise.py matching keys and queries
 """
 
 from fleettickets.geocode.gazetteer import GAZETTEER_VERSION, load_gazetteer, read_gazetteer
 from fleettickets.geocode.normalise import normalise
-from fleettickets.geocode.run import (
+from fleettickets.geocode.report import (
     ClusterStep,
+    GeocodingReport,
     LocationStep,
-    build_report,
-    geocode,
+    Placed,
+    Precision,
+    ResolveStep,
+)
+from fleettickets.geocode.steps import (
+    Steps,
     geocode_clusters,
     geocode_locations,
-    render_report,
     resolve_geoms,
+    run_geocoding,
 )
 
 __all__ = [
-    "GAZETTEER_VERSION", "ClusterStep", "LocationStep", "build_report", "geocode", "geocode_clusters",
-    "geocode_locations", "load_gazetteer", "normalise", "read_gazetteer", "render_report", "resolve_geoms",
+    "GAZETTEER_VERSION", "ClusterStep", "GeocodingReport", "LocationStep", "Placed", "Precision", "ResolveStep",
+    "Steps", "geocode_clusters", "geocode_locations", "load_gazetteer", "normalise", "read_gazetteer",
+    "resolve_geoms", "run_geocoding",
 ]

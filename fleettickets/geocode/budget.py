@@ -8,7 +8,7 @@ runs. The day is the UTC day: LocationIQ resets its counters at 00:00 UTC.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import psycopg
 
@@ -43,18 +43,28 @@ class Budget:
         self.conn.execute(load_sql("geocode_budget_backoff.sql"),
                           {"provider": self.provider, "seconds": seconds})
 
-    def state(self) -> dict:
+    def state(self) -> BudgetState:
         return budget_state(self.conn, self.provider, self.daily_limit)
 
 
-def budget_state(conn: psycopg.Connection, provider: str, daily_limit: int) -> dict:
+@dataclass(frozen=True)
+class BudgetState:
+    """A provider's requests today (UTC) against its daily budget."""
+
+    provider: str
+    day_utc: str | None  # ISO date; None before the day's first request
+    today: int
+    daily_budget: int
+    left: int
+    stopped: str | None  # why requests stopped for the day, if they did
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def budget_state(conn: psycopg.Connection, provider: str, daily_limit: int) -> BudgetState:
     row = conn.execute(load_sql("geocode_budget_state.sql"), {"provider": provider}).fetchone()
     spent, stopped = (row[0], row[1]) if row else (0, None)
-    return {
-        "provider": provider,
-        "day_utc": row[2].isoformat() if row else None,
-        "today": spent,
-        "daily_budget": daily_limit,
-        "left": 0 if stopped else max(daily_limit - spent, 0),
-        "stopped": stopped,
-    }
+    return BudgetState(provider=provider, day_utc=row[2].isoformat() if row else None, today=spent,
+                       daily_budget=daily_limit, left=0 if stopped else max(daily_limit - spent, 0),
+                       stopped=stopped)

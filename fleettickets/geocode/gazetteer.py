@@ -2,8 +2,9 @@
 
 `load_gazetteer` puts the file into tickets.gazetteer (+ every normalised name and alias in
 tickets.gazetteer_names) when its version or content differ from what the database holds,
-in one transaction, then re-matches the clusters already seen. `migrate` calls it, so a
-deployment that ships a new file picks it up on its next `fleettickets migrate`.
+in one transaction, then re-matches the clusters already seen (their tickets are placed
+again by the next geocoding pass). `migrate` calls it, so a deployment that ships a new
+file picks it up on its next `fleettickets migrate`.
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ def load_gazetteer(conn: psycopg.Connection, *, text: str | None = None,
     digest = checksum(text)
     places = read_gazetteer(text)
     with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext('fleettickets.gazetteer'))")
+        conn.execute(load_sql("geocode_gazetteer_lock.sql"))
         current = conn.execute(load_sql("geocode_gazetteer_meta.sql")).fetchone()
         if current is not None and current[0] == version and current[1] == digest:
             return {"status": "unchanged", "version": version, "places": current[2]}

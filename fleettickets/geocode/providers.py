@@ -29,7 +29,7 @@ import logging
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from geopy.adapters import AdapterHTTPError, RequestsAdapter
@@ -81,7 +81,7 @@ class DailyQuotaExceeded(GeocoderQuotaExceeded):
 
 @dataclass
 class SearchResult:
-    status: str  # "ok" (places found) | "miss"
+    status: Literal["ok", "miss"]  # places found, or a genuine "nothing here"
     places: list[dict] = field(default_factory=list)  # raw candidates, best first as ranked
     request: dict = field(default_factory=dict)  # parameters sent, never the key
     raw: Any = None  # the response as received (list of places, or the error body of a miss)

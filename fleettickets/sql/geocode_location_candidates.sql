@@ -1,29 +1,15 @@
--- Addresses worth a request: open actionable INC and open CRQ tickets, one row per
--- normalised (region, cluster, location) with no cached answer (or an expired miss or
--- rejection), in a cluster with a known centroid; most urgent SLA clock first.
-WITH open AS (
-    SELECT region, cluster, location, coalesce(created_at_service, first_seen_at) AS clock
-    FROM tickets.inc WHERE bucket = 'pending' AND is_actionable AND location IS NOT NULL
-    UNION ALL
-    SELECT region, cluster, location, coalesce(created_at_service, first_seen_at)
-    FROM tickets.crq WHERE bucket = 'pending' AND location IS NOT NULL
-), grouped AS (
-    SELECT coalesce(tickets.norm_key(region), '') AS region_key,
-           coalesce(tickets.norm_key(cluster), '') AS cluster_key,
-           tickets.norm_key(location) AS location_key,
-           min(location) AS location, min(cluster) AS cluster,
-           min(clock) AS clock, count(*) AS tickets
-    FROM open
-    GROUP BY 1, 2, 3
-)
-SELECT g.region_key, g.cluster_key, g.location_key, g.location, g.cluster, g.tickets,
+-- The first %(limit)s addresses to ask for, most urgent SLA clock first: open actionable INC
+-- and open CRQ addresses, one row per normalised (region, cluster, location), waiting for a
+-- request (no cached answer, or an expired miss or rejection) in a cluster with a centroid.
+-- `waiting` is as of the last pass: an answer stored since (a plus code just decoded) is
+-- checked here again.
+SELECT a.region_key, a.cluster_key, a.location_key, a.location, a.cluster,
        ST_Y(gc.geom) AS lat, ST_X(gc.geom) AS lon,
        least(coalesce(gc.guard_km, %(guard_km)s), %(guard_km)s) AS guard_km
-FROM grouped g
+FROM tickets.geo_addresses a
 JOIN tickets.geo_clusters gc
-  ON gc.region_key = g.region_key AND gc.cluster_key = g.cluster_key AND gc.geom IS NOT NULL
-LEFT JOIN tickets.geo_locations gl
-       ON gl.region_key = g.region_key AND gl.cluster_key = g.cluster_key AND gl.location_key = g.location_key
-WHERE g.location_key <> ''
-  AND (gl.location_key IS NULL OR (gl.status <> 'ok' AND gl.expires_at <= now()))
-ORDER BY g.clock NULLS LAST, g.tickets DESC, g.location_key;
+  ON gc.region_key = a.region_key AND gc.cluster_key = a.cluster_key AND gc.geom IS NOT NULL
+WHERE a.waiting
+  AND NOT tickets.geo_location_answered(a.region_key, a.cluster_key, a.location_key)
+ORDER BY a.clock NULLS LAST, a.tickets DESC, a.location_key
+LIMIT %(limit)s;
