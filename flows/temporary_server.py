@@ -1,7 +1,7 @@
 """The Prefect server a command starts when no PREFECT_API_URL is configured, contained.
 
-Prefect 3 starts a temporary ("ephemeral") server as a subprocess (SubprocessASGIServer in
-prefect/server/api/server.py) that inherits the command's stdout/stderr and is stopped only
+Prefect 3 starts a temporary ("ephemeral") server as a subprocess (its SubprocessASGIServer,
+in prefect.server.api.server) that inherits the command's stdout/stderr and is stopped only
 by an `atexit` hook. A SIGKILL never runs that hook, and a SIGTERM kills Python by default
 without it: the server outlived the command and held its pipes open (`... | logger` hung).
 

@@ -108,7 +108,7 @@ class Resources:
 
 
 def api_url() -> str | None:
-    """The configured Prefect API (PREFECT_API_URL, a profile or prefect.toml), if any."""
+    """The configured Prefect API (PREFECT_API_URL, a profile, or a Prefect settings file), if any."""
     return get_current_settings().api.url
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -263,7 +263,7 @@ def apply_op(conn: psycopg.Connection, settings: Settings, op: Op) -> None:
 
 @pytest.fixture(scope="module")
 def offline(database: str) -> Settings:
-    return replace(Settings.from_env(), database_url=database, geocoder_provider="offline")
+    return Settings.from_env().replace(database_url=database, geocoder_provider="offline")
 
 
 @hypothesis_settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -13,7 +13,7 @@ from typing import Any
 
 
 class Precision(StrEnum):
-    """How well a ticket is placed, best first (DESIGN.md's ladder); NONE: not on the map."""
+    """How well a ticket is placed, best first (the ladder of docs/design.md); NONE: not on the map."""
 
     PLUS_CODE = "plus_code"
     LOCATION = "location"
