@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import TextIO
 
 SENTINEL = "EXPORT STOPPED DUE TO EXCESSIVE SIZE"
 DROPPED = {
@@ -43,12 +44,17 @@ def clean_row(row: dict[str, str]) -> dict[str, str | None] | None:
 
 def read_file(path: Path) -> dict[str, dict]:
     """ticket_id -> cleaned row for one file (last occurrence wins)."""
-    rows: dict[str, dict] = {}
     with path.open(encoding="utf-8-sig", newline="") as f:
-        for row in csv.DictReader(f):
-            cleaned = clean_row(row)
-            if cleaned is not None:
-                rows[cleaned["ticket_id"]] = cleaned
+        return read_rows(f)
+
+
+def read_rows(f: TextIO) -> dict[str, dict]:
+    """ticket_id -> cleaned row of an open CSV text stream (last occurrence wins)."""
+    rows: dict[str, dict] = {}
+    for row in csv.DictReader(f):
+        cleaned = clean_row(row)
+        if cleaned is not None:
+            rows[cleaned["ticket_id"]] = cleaned
     return rows
 
 

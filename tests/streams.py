@@ -50,13 +50,7 @@ class StreamFile:
 
     def rows(self) -> dict[str, dict]:
         """ticket_id -> cleaned row (last occurrence wins), read by the independent oracle."""
-        reader = csv.DictReader(io.StringIO(self.data.decode("utf-8-sig"), newline=""))
-        rows: dict[str, dict] = {}
-        for row in reader:
-            cleaned = oracle.clean_row(row)
-            if cleaned is not None:
-                rows[cleaned["ticket_id"]] = cleaned
-        return rows
+        return oracle.read_rows(io.StringIO(self.data.decode("utf-8-sig"), newline=""))
 
 
 def replay(files: list[StreamFile]) -> dict[str, dict]:
