@@ -432,7 +432,8 @@ def test_a_run_that_loses_its_writer_lock_commits_nothing_more(db, database, set
 
     with ingest_blocked_in_apply(database, db) as proc:
         holder = db.execute(
-            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid = %s",
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid = %s"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
             (fleettickets.db.lock_key(INC.lock_name) & 0xFFFFFFFF,),
         ).fetchone()[0]
         db.execute("SELECT pg_terminate_backend(%s)", (holder,))  # the lock's session ends mid-run
