@@ -58,7 +58,7 @@ def dlt_python() -> tuple[list[str], str]:
 
 
 def _job(paths: list[Path], dsn: str, tmp: Path, dataset: str, pipeline: str) -> Path:
-    from fleettickets.transform import DROPPED_COLUMNS, SENTINEL_PREFIX
+    from fleettickets.datasets import DROPPED_COLUMNS, SENTINEL_PREFIX
 
     job = {"files_dir": str(paths[0].parent), "names": [p.name for p in paths], "dsn": with_password(dsn),
            "dataset": dataset, "table": "inc", "pipelines_dir": str(tmp / "dlt-pipelines"), "pipeline": pipeline,

@@ -41,7 +41,7 @@ def read_header(path: Path) -> list[str]:
 
 def floor_script(path: Path, header: list[str]) -> str:
     """bench/sql/floor.sql for one file, in the file's own column order."""
-    from fleettickets.transform import DROPPED_COLUMNS
+    from fleettickets.datasets import DROPPED_COLUMNS
 
     pairs = ", ".join(
         f"'{c}', nullif({_CLEAN.get(c, '{c}').format(c=f'r.{c}')}, '')" for c in header if c not in DROPPED_COLUMNS
@@ -55,8 +55,7 @@ def floor_script(path: Path, header: list[str]) -> str:
 
 
 def _psql(dsn: str, path: Path) -> list[str]:
-    from fleettickets.datasets import get_dataset, parse_file_ts
-    from fleettickets.transform import SENTINEL_PREFIX
+    from fleettickets.datasets import SENTINEL_PREFIX, get_dataset, parse_file_ts
 
     file_ts = parse_file_ts(path.name)
     assert file_ts is not None, path  # the sample names every file by the contract
@@ -67,7 +66,7 @@ def _psql(dsn: str, path: Path) -> list[str]:
 
 def run_floor(paths: list[Path], dsn: str, log_path: Path, expected: int) -> FloorResult:
     """All files in order, one psql each; only psql and the server are on the clock."""
-    from fleettickets.transform import CONTRACT_COLUMNS
+    from fleettickets.datasets import CONTRACT_COLUMNS
 
     result = FloorResult(files=len(paths))
     jobs = []

@@ -131,7 +131,10 @@ def run_measured(cmd: list[str], env: dict[str, str], log_path: Path, timeout: f
     full = [str(GNU_TIME), "-v", "-o", str(rusage_file), *cmd] if rusage_file else cmd
     with log_path.open("w") as out:
         started = time.perf_counter()
-        proc = subprocess.Popen(full, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO,
+        # Not from the checkout: Prefect reads a `.env` in the working directory once per
+        # settings model (~110 times per start), and a developer's `.env` is not what a worker
+        # or the image (no .env) pays. The logs folder holds none.
+        proc = subprocess.Popen(full, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=log_path.parent,
                                 start_new_session=True)
         try:
             return _wait_measured(proc, started, rusage_file, timeout)

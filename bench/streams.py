@@ -115,7 +115,7 @@ def tickets_after(paths: list[Path]) -> list[int]:
     Sentinel and id-less rows are not tickets; alarm rows are dropped rows, so a ticket
     exists once any of its rows in any file so far is a non-alarm row. There are no deletions.
     """
-    from fleettickets.transform import SENTINEL_PREFIX
+    from fleettickets.datasets import SENTINEL_PREFIX
 
     tickets: set[str] = set()
     counts = []

@@ -1,30 +1,50 @@
-"""Apply one cleaned change file to its table in one transaction.
+"""Load one change file into its table in one transaction, in one pass over its bytes.
 
-Load semantics (per file): COPY into a temp staging table; the last occurrence of a ticket
-in the file wins; one upsert keyed on ticket_id that never replaces a row with state from
-an older file, rewrites only changed content and records the newest file that carried each
-ticket; the dataset's post-apply hook; the ledger row (with the SHA-256 of the bytes); the
-watermark; and proof that this run still holds the writer lock. All or nothing.
+Load semantics (per file; the rules themselves are the dataset's, fleettickets/datasets.py):
+the bytes stream from the bucket into COPY (fleettickets/reader.py) while their SHA-256 is
+taken; the dataset's rules run in SQL over the raw records (rules_sql.py); the last
+occurrence of a ticket in the file wins; one upsert keyed on ticket_id never replaces a row
+with state from an older file, rewrites only changed content and records the newest file
+that carried each ticket; the dataset's post-apply hook; the ledger row (with the SHA-256);
+the watermark; and proof that this run still holds the writer lock. All or nothing.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from pathlib import Path
 
 import psycopg
 
+from fleettickets import rules_sql
 from fleettickets.datasets import Dataset
 from fleettickets.db import WriterLock, load_sql, load_statements, lock_is_held, table_sql
 from fleettickets.errors import ChangeFileError, FleetTicketsError
+from fleettickets.reader import ByteSource, Hashed, NeedsStrictReader, csv_body, strict_records
 from fleettickets.storage import ChangeFile
-from fleettickets.transform import TransformStats
 
 log = logging.getLogger(__name__)
 
-COPY_BLOCK = 1 << 20
+# Called with the file's SHA-256 before commit; raises ChangeFileError when the bytes are not
+# the ones the ledger knows (a republished key during a replay).
+IdentityCheck = Callable[[str], None]
+
+
+@dataclass
+class TransformStats:
+    """What the dataset's rules did to a file's records."""
+
+    rows_read: int = 0  # data records, sentinel included
+    dropped_sentinel: int = 0
+    dropped_alarm: int = 0
+    dropped_invalid: int = 0  # rows without a ticket_id
+    rows_staged: int = 0
+    nul_cells: int = 0  # kept cells that held a NUL character (removed)
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
 
 
 class AlreadyApplied(FleetTicketsError):
@@ -63,7 +83,8 @@ class FileResult:
     unchanged: int = 0
     stale: int = 0
     history_rows: int = 0
-    quality: dict = field(default_factory=dict)  # counts from quality.sql
+    quality: dict = field(default_factory=dict)  # data-quality counts from quality.sql
+    strict_reader: bool = False  # PostgreSQL's parser refused the bytes; Python's strict reader read them
 
     def as_dict(self) -> dict:
         data = asdict(self)
@@ -73,34 +94,36 @@ class FileResult:
         return data
 
 
-def _copy_staged(cur: psycopg.Cursor, staged_path: Path) -> None:
-    with staged_path.open("rb") as source, cur.copy("COPY pg_temp.staged (raw) FROM STDIN") as copy:
-        while block := source.read(COPY_BLOCK):
-            copy.write(block)
+def prepare_session(conn: psycopg.Connection) -> None:
+    """Memory for the load's temp tables and sorts, on a fresh connection (fleettickets/sql/load_session.sql)."""
+    for statement in load_statements("load_session.sql"):
+        conn.execute(statement)
 
 
 def apply_change_file(
     conn: psycopg.Connection,
     dataset: Dataset,
     change: ChangeFile,
-    sha256: str,
-    staged_path: Path,
-    stats: TransformStats,
+    source: ByteSource,
     *,
+    identity: IdentityCheck | None = None,
     lock: WriterLock | None = None,
     late: bool = False,
     replay: bool = False,
     dry_run: bool = False,
 ) -> FileResult:
-    """Apply (or, with dry_run, only count) one file; commits unless dry_run.
+    """Apply (or, with dry_run, only count) one file read from `source`; commits unless dry_run.
 
     With `lock`, the transaction commits only while that session still holds the writer lock.
     A row PostgreSQL refuses fails the file with its key (the stream stops there)."""
     source_key = dataset.changes_key(change.name)
-    result = FileResult(source_key, change.ts, change.etag, sha256, change.size, late, replay, dry_run, stats)
+    result = FileResult(source_key, change.ts, change.etag, "", change.size, late, replay, dry_run)
     try:
-        with conn.transaction(force_rollback=dry_run), conn.cursor() as cur:
-            _apply(cur, dataset, result, staged_path, stats, lock)
+        try:
+            _in_transaction(conn, dataset, result, source, identity, lock, strict=False)
+        except NeedsStrictReader:
+            result.strict_reader = True
+            _in_transaction(conn, dataset, result, source, identity, lock, strict=True)
     except psycopg.OperationalError:
         raise  # the connection or the server: the task retries the whole transaction
     except (psycopg.DataError, psycopg.IntegrityError, psycopg.ProgrammingError) as exc:
@@ -111,15 +134,52 @@ def apply_change_file(
     return result
 
 
-def _apply(cur: psycopg.Cursor, dataset: Dataset, result: FileResult, staged_path: Path,
-           stats: TransformStats, lock: WriterLock | None) -> None:
-    params = {"source_key": result.source_key, "file_ts": result.file_ts, "dataset": dataset.name}
-    cur.execute(load_sql("stage.sql"))
-    _copy_staged(cur, staged_path)
-    cur.execute(load_sql("dedup.sql"))
-    cur.execute(load_sql("quality.sql"))
-    result.quality = dict(zip([c.name for c in cur.description], cur.fetchone(), strict=True))
+def _in_transaction(conn: psycopg.Connection, dataset: Dataset, result: FileResult, source: ByteSource,
+                    identity: IdentityCheck | None, lock: WriterLock | None, *, strict: bool) -> None:
+    with conn.transaction(force_rollback=result.dry_run), conn.cursor() as cur:
+        bytes_ = Hashed(source())
+        _copy_raw(cur, dataset, result.source_key, bytes_, strict=strict)
+        result.sha256 = bytes_.drain()
+        if identity is not None:
+            identity(result.sha256)
+        _clean(cur, dataset, result)
+        _apply(cur, dataset, result, lock)
 
+
+def _copy_raw(cur: psycopg.Cursor, dataset: Dataset, key: str, blocks: Iterable[bytes], *, strict: bool) -> None:
+    """The file's records into pg_temp.raw_rows: PostgreSQL's CSV parser, or the strict reader."""
+    cur.execute(rules_sql.raw_rows(dataset))
+    if strict:
+        header, chunks = strict_records(dataset, key, blocks)
+        with cur.copy(rules_sql.copy_raw([*header, "nul_cells"], csv=False)) as copy:
+            for chunk in chunks:
+                for record in chunk:
+                    copy.write_row(record)
+        return
+    header, body = csv_body(dataset, key, blocks)
+    try:
+        with cur.copy(rules_sql.copy_raw(header, csv=True)) as copy:
+            for block in body:
+                copy.write(block)
+    except psycopg.DataError as exc:  # a record the parser refuses: the strict reader names it
+        raise NeedsStrictReader(key) from exc
+
+
+def _clean(cur: psycopg.Cursor, dataset: Dataset, result: FileResult) -> None:
+    """The dataset's rules over the raw records: counts, then the file's distinct tickets."""
+    params = {"sentinel": dataset.sentinel_prefix}
+    cur.execute(rules_sql.over_cleaned("quality.sql", dataset), params)
+    counts = dict(zip([c.name for c in cur.description], cur.fetchone(), strict=True))
+    result.transform = TransformStats(**{name: counts.pop(name) for name in TransformStats.__dataclass_fields__})
+    for seq in counts.pop("invalid_rows") or []:
+        log.warning("%s: data row %d has no ticket_id; dropped", result.source_key, seq)
+    result.quality = counts
+    cur.execute(rules_sql.over_cleaned("dedup.sql", dataset), params)
+
+
+def _apply(cur: psycopg.Cursor, dataset: Dataset, result: FileResult, lock: WriterLock | None) -> None:
+    params = {"source_key": result.source_key, "file_ts": result.file_ts, "dataset": dataset.name}
+    stats = result.transform
     if result.dry_run:
         counts = cur.execute(table_sql("classify.sql", dataset), params).fetchone()
         distinct, result.inserted, result.updated, result.unchanged, result.stale = counts
@@ -148,3 +208,19 @@ def _apply(cur: psycopg.Cursor, dataset: Dataset, result: FileResult, staged_pat
     cur.execute(load_sql("advance_watermark.sql"), params)
     if lock is not None and not lock_is_held(cur.connection, lock):
         raise WriterLockLost(dataset.name)
+
+
+def preview_file(conn: psycopg.Connection, dataset: Dataset, key: str, source: ByteSource,
+                 *, strict: bool = False) -> tuple[TransformStats, list[dict]]:
+    """What the loader makes of a file: its counts and its kept rows in file order (before the
+    last occurrence wins), from a transaction that is rolled back."""
+    result = FileResult(key, datetime.min, "", "", 0, False, False, True)
+    try:
+        with conn.transaction(force_rollback=True), conn.cursor() as cur:
+            _copy_raw(cur, dataset, key, source(), strict=strict)
+            _clean(cur, dataset, result)
+            rows = cur.execute(rules_sql.over_cleaned("kept_rows.sql", dataset),
+                               {"sentinel": dataset.sentinel_prefix}).fetchall()
+    except NeedsStrictReader:
+        return preview_file(conn, dataset, key, source, strict=True)
+    return result.transform, [row[0] for row in rows]

@@ -1,13 +1,53 @@
-"""One `Dataset` per change stream: the engine is the same, only this config differs."""
+"""One `Dataset` per change stream: the engine is the same, only this config differs.
+
+A dataset declares its load semantics here, in one place (as a dlt resource does next to
+its source); the loader, the SQL it composes, the sample generator and the docs read them:
+
+- the contract's columns (`columns.txt`), which of them are dropped, and the key;
+- which rows are not tickets (the truncation sentinel, rows without a key, alarm rows);
+- how kept cells are normalised (`Rule`), and that the empty string is null;
+- order: files apply in name (time) order; within a file the last occurrence of a key wins;
+- the post-apply hook (INC history) and its inverse for a file leaving the stream.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from enum import StrEnum
+from importlib import resources
 from pathlib import PurePosixPath
 
 EAT = timezone(timedelta(hours=3), "EAT")
+CONTRACT_COLUMNS: tuple[str, ...] = tuple(
+    resources.files("fleettickets").joinpath("columns.txt").read_text(encoding="utf-8").split()
+)
+# Constants of the export and bookkeeping the contract drops; is_alarm only selects rows.
+DROPPED_COLUMNS = frozenset(
+    {
+        "source_type", "department", "service_type", "is_alarm",
+        "week_start", "week_end", "source_s3_bucket", "source_s3_key", "source_snapshot_id",
+    }
+)
+# The exporter's last row when it truncated a file: not a ticket.
+SENTINEL_PREFIX = "EXPORT STOPPED DUE TO EXCESSIVE SIZE"
+# What "trimmed" means, in Python and in SQL alike: ASCII whitespace.
+WHITESPACE = " \t\n\r\f\v"
+
+
+class Rule(StrEnum):
+    """How a kept cell is normalised: trimmed of WHITESPACE, then (maybe) case-folded."""
+
+    TRIM = "trim"
+    LOWER = "lower"
+    UPPER = "upper"
+
+
+CONTRACT_RULES: tuple[tuple[str, Rule], ...] = (
+    ("ticket_id", Rule.TRIM), ("region", Rule.LOWER), ("raw_status", Rule.UPPER),
+    ("bucket", Rule.TRIM), ("is_actionable", Rule.LOWER),
+)
 # ASCII digits only: `\d` would also take full-width and other Unicode digits, and such a
 # name would sort after every real file and become the watermark.
 _FILE_NAME = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2})-([0-9]{2})-([0-9]{2})\.csv\Z", re.ASCII)
@@ -23,6 +63,19 @@ class Dataset:
     post_apply_sql: str | None = None
     # Run after unapply_file.sql when an applied file leaves the stream (statement by statement).
     unapply_sql: str | None = None
+    columns: tuple[str, ...] = CONTRACT_COLUMNS  # mapped by header name, in any order
+    dropped: frozenset[str] = DROPPED_COLUMNS
+    key: str = "ticket_id"  # trimmed; a row without one is dropped (and logged)
+    rules: tuple[tuple[str, Rule], ...] = CONTRACT_RULES  # every other kept cell is verbatim
+    skip_flag: str = "is_alarm"  # a row whose flag reads `true` (any case) is not a ticket
+    sentinel_prefix: str = SENTINEL_PREFIX
+
+    @property
+    def kept_columns(self) -> tuple[str, ...]:
+        return tuple(c for c in self.columns if c not in self.dropped)
+
+    def rule(self, column: str) -> Rule | None:
+        return dict(self.rules).get(column)
 
     @property
     def changes_prefix(self) -> str:

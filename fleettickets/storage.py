@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -25,6 +25,7 @@ from fleettickets.datasets import Dataset, parse_file_ts
 from fleettickets.errors import ArgumentError, ChangeFileError, NotFoundError
 
 log = logging.getLogger(__name__)
+BLOCK = 1 << 20  # read size from the bucket
 
 BOTOCORE_CONFIG = {
     "s3": {"addressing_style": "path"},
@@ -139,15 +140,20 @@ def check_from_key(dataset: Dataset, bucket: str, from_key: str, names: Iterable
 SHA256_METADATA = "fleettickets-sha256"
 
 
-def download(client: Any, bucket: str, key: str, dest: Path) -> str:
-    """Stream an object to a local file (a 10x baseline never sits in memory); returns the
-    SHA-256 of its bytes: a file's identity is its content."""
+def object_blocks(client: Any, bucket: str, key: str) -> Iterator[bytes]:
+    """An object's bytes as they arrive (a 10x baseline never sits in memory or on disk)."""
     body = client.get_object(Bucket=bucket, Key=key)["Body"]
+    try:
+        yield from body.iter_chunks(chunk_size=BLOCK)
+    finally:
+        body.close()
+
+
+def object_sha256(client: Any, bucket: str, key: str) -> str:
+    """The SHA-256 of an object's bytes, read through: a file's identity is its content."""
     digest = hashlib.sha256()
-    with dest.open("wb") as out:
-        for chunk in body.iter_chunks(chunk_size=1 << 20):
-            digest.update(chunk)
-            out.write(chunk)
+    for block in object_blocks(client, bucket, key):
+        digest.update(block)
     return digest.hexdigest()
 
 
@@ -159,13 +165,7 @@ def content_sha256(client: Any, bucket: str, key: str) -> str | None:
         if _missing(exc):
             return None
         raise
-    known = head.get("Metadata", {}).get(SHA256_METADATA)
-    if known:
-        return known
-    digest = hashlib.sha256()
-    for chunk in client.get_object(Bucket=bucket, Key=key)["Body"].iter_chunks(chunk_size=1 << 20):
-        digest.update(chunk)
-    return digest.hexdigest()
+    return head.get("Metadata", {}).get(SHA256_METADATA) or object_sha256(client, bucket, key)
 
 
 def _missing(exc: Exception) -> bool:

@@ -5,9 +5,8 @@ Each step is one line; the work is in tasks/ (thin) and fleettickets/ (the logic
 
 from __future__ import annotations
 
-import tempfile
 from datetime import UTC, datetime
-from pathlib import Path
+from functools import partial
 
 from prefect import flow, get_run_logger
 
@@ -22,7 +21,7 @@ from fleettickets.stream_state import read_ledger, read_watermark, rebuild_done,
 from fleettickets.summary import Mode, RunSummary, Status
 from tasks.blocks import run_settings
 from tasks.geocode import run_geocoding
-from tasks.ingest import apply, archive, archived_sha256, download, list_changes, transform
+from tasks.ingest import archive, archived_sha256, list_changes, load, object_sha256
 from tasks.report import Progress, name_flow_run, notify_failure, publish_run_artifacts
 
 
@@ -92,42 +91,43 @@ def apply_in_order(settings: Settings, dataset: Dataset, plan: list[PlannedFile]
     """Each file in its own transaction; the first file that cannot be loaded stops the stream."""
     logger = get_run_logger()
     progress = Progress(dataset.name, len(plan))
-    with tempfile.TemporaryDirectory(prefix=f"fleettickets-{dataset.name}-") as workdir:
-        for done, planned in enumerate(plan, start=1):
-            try:
-                apply_one(dataset, planned, summary, lock, dry_run, Path(workdir))
-            except (ChangeFileError, WriterLockLost) as exc:
-                summary.finish(Status.FAILED, str(exc))
-                return
-            if planned.action is Action.HELD:
-                logger.warning("%s is dated more than %d min ahead of now: held back, not applied",
-                               planned.change.key, settings.future_tolerance_minutes)
-            progress.update(done)
+    for done, planned in enumerate(plan, start=1):
+        try:
+            apply_one(dataset, planned, summary, lock, dry_run)
+        except (ChangeFileError, WriterLockLost) as exc:
+            summary.finish(Status.FAILED, str(exc))
+            return
+        if planned.action is Action.HELD:
+            logger.warning("%s is dated more than %d min ahead of now: held back, not applied",
+                           planned.change.key, settings.future_tolerance_minutes)
+        progress.update(done)
 
 
-def apply_one(dataset: Dataset, planned: PlannedFile, summary: RunSummary,
-              lock: WriterLock, dry_run: bool, workdir: Path) -> None:
-    """One planned file through its steps (download, verify, transform, apply, archive)."""
+def apply_one(dataset: Dataset, planned: PlannedFile, summary: RunSummary, lock: WriterLock, dry_run: bool) -> None:
+    """One planned file through its steps: load (download -> transform -> upsert, one pass), archive."""
     if planned.action is Action.HELD:
         summary.held_keys.append(planned.change.key)
         return
     if planned.action is Action.ARCHIVE:  # committed before a crash, never archived
         summary.archived_only.append(planned.change.key)
-        if not dry_run:
-            archive(dataset, planned, planned.ledger.sha256 if planned.ledger else None)
-        return
-    raw, sha256 = download(planned, workdir)
+        sha256 = planned.ledger.sha256 if planned.ledger else None
+    elif planned.action is Action.VERIFY:  # the same bytes uploaded again (another ETag)?
+        sha256 = object_sha256(planned)
+        check_identity(dataset, planned, sha256)
+        summary.archived_only.append(planned.change.key)
+    else:
+        result = load(dataset, planned, partial(check_identity, dataset, planned), lock, dry_run)
+        summary.files.append(result)
+        sha256 = result.sha256
+    if planned.change.in_changes and not dry_run:
+        archive(dataset, planned, sha256)
+
+
+def check_identity(dataset: Dataset, planned: PlannedFile, sha256: str) -> None:
+    """A key the ledger knows must hold the bytes it accepted (before anything commits)."""
     if planned.action in (Action.VERIFY, Action.REPLAY) and not same_bytes_as_applied(
             planned, sha256, lambda: archived_sha256(dataset, planned)):
         raise republished_error(dataset, planned, sha256)
-    if planned.action is Action.VERIFY:  # the same bytes uploaded again (another ETag)
-        raw.unlink(missing_ok=True)
-        summary.archived_only.append(planned.change.key)
-    else:
-        staged, stats = transform(planned, raw)
-        summary.files.append(apply(dataset, planned, sha256, staged, stats, lock, dry_run))
-    if planned.change.in_changes and not dry_run:
-        archive(dataset, planned, sha256)
 
 
 @flow(name="ingest-inc", on_failure=[notify_failure], on_crashed=[notify_failure])

@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 import prefect
-from prefect.server.api.server import SubprocessASGIServer
 from prefect.settings import get_current_settings
 
 # Runs in the child before uvicorn: die with the parent (kernel-enforced), or do not start at all.
@@ -48,32 +47,49 @@ _LAUNCHER = (
 STARTUP_TIMEOUT_SECONDS = 90  # a first start migrates a fresh SQLite database; 2 busy cores are slow
 
 
-class ContainedServer(SubprocessASGIServer):
-    """Prefect's temporary server, launched so that it cannot outlive the command."""
+def _contained_server() -> Any:
+    """Prefect's temporary server, launched so that it cannot outlive the command.
 
-    def _run_uvicorn_command(self) -> subprocess.Popen[Any]:
-        home = get_current_settings().home
-        home.mkdir(parents=True, exist_ok=True)
-        env = {
-            **os.environ,
-            # the same as Prefect's own launch (UI off, marked ephemeral) ...
-            "PREFECT_UI_ENABLED": "0",
-            "PREFECT__SERVER_EPHEMERAL": "1",
-            "PREFECT__SERVER_FINAL": "1",
-            **get_current_settings().to_environment_variables(exclude_unset=True),
-            # ... and no telemetry: offline it fails and logs an ERROR on every run
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        }
-        with (Path(home) / "temporary-server.log").open("ab") as log:
-            return subprocess.Popen(
-                [sys.executable, "-c", _LAUNCHER, str(os.getpid()),
-                 "-m", "uvicorn", "--app-dir", str(prefect.__module_path__.parent),
-                 "--factory", "prefect.server.api.server:create_app",
-                 "--host", "127.0.0.1", "--port", str(self.port),
-                 "--log-level", "error", "--lifespan", "on"],
-                env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, close_fds=True,
-            )
+    Defined on first use: importing prefect.server loads the whole server application (its
+    routes, models and database layer, seconds of start-up), which a command talking to a
+    configured API never needs."""
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer._instances.get(None)
+    if type(server).__name__ == "ContainedServer":
+        return server
+    SubprocessASGIServer._instances.pop(None, None)
+
+    class ContainedServer(SubprocessASGIServer):
+        def _run_uvicorn_command(self) -> subprocess.Popen[Any]:
+            return _launch(self.port)
+
+    return ContainedServer()
+
+
+def _launch(port: int) -> subprocess.Popen[Any]:
+    home = get_current_settings().home
+    home.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        # the same as Prefect's own launch (UI off, marked ephemeral) ...
+        "PREFECT_UI_ENABLED": "0",
+        "PREFECT__SERVER_EPHEMERAL": "1",
+        "PREFECT__SERVER_FINAL": "1",
+        **get_current_settings().to_environment_variables(exclude_unset=True),
+        # ... and no telemetry: offline it fails and logs an ERROR on every run
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
+    with (Path(home) / "temporary-server.log").open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-c", _LAUNCHER, str(os.getpid()),
+             "-m", "uvicorn", "--app-dir", str(prefect.__module_path__.parent),
+             "--factory", "prefect.server.api.server:create_app",
+             "--host", "127.0.0.1", "--port", str(port),
+             "--log-level", "error", "--lifespan", "on"],
+            env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True, close_fds=True,
+        )
 
 
 def _exit_on_sigterm(signum: int, frame: Any) -> None:  # signal handler shape
@@ -91,10 +107,7 @@ def prefect_runtime() -> Iterator[str | None]:
         check_api(url)  # one clean line instead of a traceback when the server is down
         yield url
         return
-    server = SubprocessASGIServer._instances.get(None)
-    if not isinstance(server, ContainedServer):
-        SubprocessASGIServer._instances.pop(None, None)
-        server = ContainedServer()
+    server = _contained_server()
     previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         server.start(timeout=STARTUP_TIMEOUT_SECONDS)

@@ -73,3 +73,17 @@ def s3_errors(fn: F) -> F:
             return fn(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def s3_or_db_may_recover(task, task_run, state) -> bool:  # Prefect's callback shape
+    """For a step that reads the bucket into one database transaction: retry outages of either."""
+    exc = _exception(state)
+    verdict = _may_get_better(exc)
+    if verdict is not None:
+        return verdict
+    if isinstance(exc, psycopg.Error):
+        return isinstance(exc, psycopg.OperationalError)
+    return True
+
+
+RETRY_ON_S3_OR_DB: dict[str, Any] = {**RETRY_ON_S3, "retry_condition_fn": s3_or_db_may_recover}

@@ -7,18 +7,15 @@ run must look at the bucket and the database as they are now.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from prefect import get_run_logger, task
 
 from fleettickets import storage
-from fleettickets.apply import FileResult, apply_change_file
+from fleettickets.apply import FileResult, IdentityCheck, apply_change_file, prepare_session
 from fleettickets.datasets import Dataset
 from fleettickets.db import WriterLock, connect
 from fleettickets.plan import Action, PlannedFile
-from fleettickets.transform import TransformStats, transform_file
 from tasks.blocks import run_bucket, run_settings
-from tasks.common import RETRY_ON_DB_CONNECTION_LOSS, RETRY_ON_S3, TASK_DEFAULTS, s3_errors
+from tasks.common import RETRY_ON_S3, RETRY_ON_S3_OR_DB, TASK_DEFAULTS, s3_errors
 
 
 @task(name="list changes", **RETRY_ON_S3, **TASK_DEFAULTS)
@@ -36,13 +33,12 @@ def list_changes(dataset: Dataset, reseed: bool, from_key: str | None) -> storag
     return listing
 
 
-@task(name="download", **RETRY_ON_S3, **TASK_DEFAULTS)
+@task(name="verify bytes", **RETRY_ON_S3, **TASK_DEFAULTS)
 @s3_errors
-def download(planned: PlannedFile, workdir: Path) -> tuple[Path, str]:
-    """The object on local disk, and the SHA-256 of its bytes (the file's identity)."""
+def object_sha256(planned: PlannedFile) -> str:
+    """The SHA-256 of a file's bytes, read through (the same bytes uploaded again?)."""
     bucket = run_bucket()
-    dest = workdir / planned.change.name
-    return dest, storage.download(bucket.client, bucket.name, planned.change.key, dest)
+    return storage.object_sha256(bucket.client, bucket.name, planned.change.key)
 
 
 @task(name="hash archived copy", **RETRY_ON_S3, **TASK_DEFAULTS)
@@ -54,28 +50,28 @@ def archived_sha256(dataset: Dataset, planned: PlannedFile) -> str | None:
     return storage.content_sha256(bucket.client, bucket.name, dataset.processed_prefix + planned.change.name)
 
 
-@task(name="transform", **TASK_DEFAULTS)
-def transform(planned: PlannedFile, raw_path: Path) -> tuple[Path, TransformStats]:
-    staged = raw_path.with_suffix(".staged")
-    stats = transform_file(planned.change.key, raw_path, staged)
-    raw_path.unlink(missing_ok=True)
-    return staged, stats
-
-
-@task(name="apply", **RETRY_ON_DB_CONNECTION_LOSS, **TASK_DEFAULTS)
-def apply(
-    dataset: Dataset, planned: PlannedFile, sha256: str, staged: Path, stats: TransformStats,
-    lock: WriterLock, dry_run: bool,
-) -> FileResult:
+# One task for download -> transform -> upsert: they are one pass over the bytes (the object
+# streams into COPY while it arrives), so they cannot be steps that wait for each other. A
+# failure anywhere rolls the file back, and the retry runs the whole pass again.
+@task(name="load", task_run_name="load {planned.change.name}", **RETRY_ON_S3_OR_DB, **TASK_DEFAULTS)
+@s3_errors
+def load(dataset: Dataset, planned: PlannedFile, identity: IdentityCheck | None, lock: WriterLock,
+         dry_run: bool) -> FileResult:
+    bucket = run_bucket()
+    key = planned.change.key
     with connect(run_settings().database_url, autocommit=True) as conn:
+        prepare_session(conn)
         result = apply_change_file(
-            conn, dataset, planned.change, sha256, staged, stats, lock=lock,
-            late=planned.late, replay=planned.action is Action.REPLAY, dry_run=dry_run,
+            conn, dataset, planned.change, lambda: storage.object_blocks(bucket.client, bucket.name, key),
+            identity=identity, lock=lock, late=planned.late, replay=planned.action is Action.REPLAY,
+            dry_run=dry_run,
         )
+    if result.strict_reader:
+        get_run_logger().warning("%s: PostgreSQL's CSV parser refused the file; read by the strict reader", key)
     if planned.late:
         get_run_logger().warning(
             "%s is late (older than the watermark): applied under the never-older guard;"
-            " %d rows were newer in the table", planned.change.key, result.stale,
+            " %d rows were newer in the table", key, result.stale,
         )
     return result
 

@@ -3,9 +3,10 @@ change files applied with the engine's own apply (stage, upsert, INC history hoo
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import random
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -13,9 +14,8 @@ from pathlib import Path
 import psycopg
 
 from fleettickets.apply import apply_change_file
-from fleettickets.datasets import file_name_for, get_dataset, parse_file_ts
+from fleettickets.datasets import CONTRACT_COLUMNS, file_name_for, get_dataset, parse_file_ts
 from fleettickets.storage import ChangeFile
-from fleettickets.transform import KEPT_COLUMNS, TransformStats, transform_file
 
 EAT = timezone(timedelta(hours=3))
 AS_OF = datetime(2026, 6, 17, 12, 0, tzinfo=EAT)
@@ -28,7 +28,7 @@ def eat_text(ts: datetime | None) -> str | None:
 
 def raw_row(ticket_id: str, **values: object) -> dict:
     """A cleaned raw row with every kept contract column; datetimes become naive EAT text."""
-    row: dict = dict.fromkeys(KEPT_COLUMNS)
+    row: dict = dict.fromkeys(get_dataset("inc").kept_columns)
     row.update(ticket_id=ticket_id, is_actionable="true", bucket="pending", raw_status="NEW",
                region="nairobi", cluster="Kilimani", location="Argwings Kodhek Rd",
                summary="No internet since morning", category="No Service", priority="P3",
@@ -71,25 +71,25 @@ def insert(conn: psycopg.Connection, dataset: str, tickets: list[Ticket],
 
 
 def apply_rows(conn: psycopg.Connection, dataset: str, file_ts: datetime, rows: list[dict]) -> None:
-    """Apply one change file's cleaned rows with the engine's own apply (upsert, hook, ledger)."""
-    with tempfile.TemporaryDirectory() as work:
-        staged = Path(work) / "rows.staged"
-        # COPY text, as the transform writes it: one JSON object per line, backslashes doubled.
-        staged.write_text("".join(json.dumps(row).replace("\\", "\\\\") + "\n" for row in rows), encoding="utf-8")
-        _apply(conn, dataset, file_ts, staged, TransformStats(rows_read=len(rows), rows_staged=len(rows)))
+    """Apply one change file of cleaned rows with the engine's own load (rules, upsert, hook, ledger):
+    the rows go out as the export would write them (every contract column, QUOTE_ALL)."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(CONTRACT_COLUMNS), quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({c: "" if row.get(c) is None else row[c] for c in CONTRACT_COLUMNS} | {"is_alarm": "false"})
+    _apply(conn, dataset, file_ts, out.getvalue().encode())
 
 
 def apply_csv(conn: psycopg.Connection, dataset: str, path: Path, work: Path) -> None:
-    """Transform an export file with the real transform, then apply it like apply_rows."""
-    staged = work / (path.name + ".copy")
-    stats = transform_file(path.name, path, staged)
-    _apply(conn, dataset, parse_file_ts(path.name), staged, stats)
+    """Apply an export file with the real load, like apply_rows."""
+    _apply(conn, dataset, parse_file_ts(path.name), path.read_bytes())
 
 
-def _apply(conn: psycopg.Connection, dataset: str, file_ts: datetime, staged: Path, stats: TransformStats) -> None:
+def _apply(conn: psycopg.Connection, dataset: str, file_ts: datetime, data: bytes) -> None:
     name = file_name_for(file_ts)
-    change = ChangeFile(get_dataset(dataset).changes_key(name), name, file_ts, "test-etag", staged.stat().st_size)
-    apply_change_file(conn, get_dataset(dataset), change, "test-sha256", staged, stats)
+    change = ChangeFile(get_dataset(dataset).changes_key(name), name, file_ts, "test-etag", len(data))
+    apply_change_file(conn, get_dataset(dataset), change, lambda: [data])
 
 
 # -- a stream where teams change before (and sometimes after) closure -------------------------

@@ -8,8 +8,7 @@ import io
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from fleettickets.datasets import EAT, file_name_for
-from fleettickets.transform import CONTRACT_COLUMNS
+from fleettickets.datasets import CONTRACT_COLUMNS, EAT, file_name_for
 from tests import oracle
 
 TRACKED = ("raw_status", "bucket", "assigned_team", "owner")

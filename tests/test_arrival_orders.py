@@ -153,15 +153,15 @@ class Crash:
 
 
 def install_crash_points(monkeypatch: pytest.MonkeyPatch, crash: Crash) -> None:
-    real_download, real_transform = storage.download, tasks.ingest.transform_file
+    real_download, real_transform = storage.object_blocks, fleettickets.apply._clean
     real_apply, real_apply_file, real_move = fleettickets.apply._apply, tasks.ingest.apply_change_file, storage._move
 
-    def download(*args: Any, **kwargs: Any) -> str:
-        crash.reached("download")
+    def download(*args: Any, **kwargs: Any) -> Any:
+        crash.reached("download")  # the object starts to stream
         return real_download(*args, **kwargs)
 
     def transform(*args: Any, **kwargs: Any) -> Any:
-        crash.reached("transform")
+        crash.reached("transform")  # the bytes are in COPY, the rules not yet run
         return real_transform(*args, **kwargs)
 
     def apply_inside(*args: Any, **kwargs: Any) -> None:
@@ -187,8 +187,8 @@ def install_crash_points(monkeypatch: pytest.MonkeyPatch, crash: Crash) -> None:
         finally:
             monkeypatch.setattr(client, "copy_object", real_copy)
 
-    monkeypatch.setattr(fleettickets.storage, "download", download)
-    monkeypatch.setattr(tasks.ingest, "transform_file", transform)
+    monkeypatch.setattr(fleettickets.storage, "object_blocks", download)
+    monkeypatch.setattr(fleettickets.apply, "_clean", transform)
     monkeypatch.setattr(fleettickets.apply, "_apply", apply_inside)
     monkeypatch.setattr(tasks.ingest, "apply_change_file", apply_file)
     monkeypatch.setattr(fleettickets.storage, "_move", move)

@@ -8,7 +8,7 @@ import re
 from click.testing import CliRunner
 
 from fleettickets.cli import main
-from fleettickets.transform import CONTRACT_COLUMNS
+from fleettickets.datasets import CONTRACT_COLUMNS
 from tests.conftest import REPO, run_cli
 from tests.helpers import keys, upload
 

@@ -224,7 +224,7 @@ def test_the_check_catches_what_it_is_for(tmp_path: Path):
 
 def test_the_contract_page_lists_exactly_the_columns_the_loader_reads():
     """One home for the columns (fleettickets/columns.txt); the contract's table must agree with it."""
-    from fleettickets.transform import CONTRACT_COLUMNS
+    from fleettickets.datasets import CONTRACT_COLUMNS
 
     page = (REPO / "docs" / "contract" / "EXPORT_FORMAT.md").read_text(encoding="utf-8")
     table = page.split("## Columns", 1)[1].split("\n\n", 2)[1]

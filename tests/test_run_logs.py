@@ -1,6 +1,6 @@
 """Records of the library's own loggers (fleettickets.*) reach the flow run's logs in the UI.
 
-The example is the loader's warning for a row without a ticket_id (fleettickets/transform.py),
+The example is the loader's warning for a row without a ticket_id (fleettickets/apply.py),
 read back through the API, for a deployment run on a worker (prefect.yaml's job variables set
 PREFECT_LOGGING_EXTRA_LOGGERS) and for a run of the command line (which sets it for its flows).
 """
@@ -72,7 +72,7 @@ def test_a_deployment_runs_library_warnings_are_in_its_logs(settings, s3, broken
 
     records = library_records(flow_run.id)
     key = f"automations/inc/changes/{broken_baseline.name}"
-    assert any(name == "fleettickets.transform" and msg.startswith(key) and DROPPED in msg
+    assert any(name == "fleettickets.apply" and msg.startswith(key) and DROPPED in msg
                for name, msg in records), records
 
 
@@ -90,4 +90,4 @@ def test_a_command_line_runs_library_warnings_are_in_its_logs(settings, s3, brok
                                           start_time=FlowRunFilterStartTime(is_null_=False)),
             sort=FlowRunSort.START_TIME_DESC, limit=1)[0]
     records = library_records(latest.id)
-    assert any(name == "fleettickets.transform" and DROPPED in msg for name, msg in records), records
+    assert any(name == "fleettickets.apply" and DROPPED in msg for name, msg in records), records

@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 from openlocationcode import openlocationcode
 
-from fleettickets.datasets import EAT, get_dataset, parse_file_ts
+from fleettickets.datasets import CONTRACT_COLUMNS, EAT, SENTINEL_PREFIX, get_dataset, parse_file_ts
 from fleettickets.sample import write_stream
-from fleettickets.transform import CONTRACT_COLUMNS, SENTINEL_PREFIX
 
 
 def _digest(paths: list[Path]) -> list[str]:

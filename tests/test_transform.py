@@ -1,16 +1,19 @@
-"""The transform against the contract's quirks, file by file (no Prefect, no database)."""
+"""The loader's reading and rules against the contract's quirks, file by file (no Prefect; each
+file is read into PostgreSQL in a rolled-back transaction, by both readers)."""
 
 from __future__ import annotations
 
 import csv
 import io
-import json
-from pathlib import Path
 
 import pytest
 
+from fleettickets.apply import preview_file
+from fleettickets.datasets import CONTRACT_COLUMNS, get_dataset
 from fleettickets.errors import SchemaDriftError, UnreadableFileError
-from fleettickets.transform import CONTRACT_COLUMNS, KEPT_COLUMNS, transform_file
+
+INC = get_dataset("inc")
+KEPT_COLUMNS = INC.kept_columns
 
 
 def make_csv(rows: list[dict[str, str]], columns: tuple[str, ...] = CONTRACT_COLUMNS, *, bom: bool = False,
@@ -24,17 +27,14 @@ def make_csv(rows: list[dict[str, str]], columns: tuple[str, ...] = CONTRACT_COL
     return (b"\xef\xbb\xbf" if bom else b"") + out.getvalue().encode()
 
 
-def staged_rows(path: Path) -> list[dict]:
-    # COPY text format doubles backslashes; undo it to read the JSON back
-    return [json.loads(line.replace("\\\\", "\\")) for line in path.read_text(encoding="utf-8").splitlines()]
+@pytest.fixture(params=["postgres-parser", "strict-reader"])
+def strict(request) -> bool:
+    return request.param == "strict-reader"
 
 
-def run(tmp_path: Path, data: bytes, key: str = "automations/inc/changes/2026-06-15T06-00-00.csv"):
-    source = tmp_path / "in.csv"
-    source.write_bytes(data)
-    dest = tmp_path / "out.staged"
-    stats = transform_file(key, source, dest, chunk_rows=2)  # tiny chunks: cross-chunk paths run
-    return stats, staged_rows(dest)
+def run(db, strict: bool, data: bytes, key: str = "automations/inc/changes/2026-06-15T06-00-00.csv"):
+    # 7-byte blocks: the header, `\.` and block edges are found across blocks
+    return preview_file(db, INC, key, lambda: (data[i:i + 7] for i in range(0, len(data), 7)), strict=strict)
 
 
 def ticket(n: int, **values: str) -> dict[str, str]:
@@ -42,7 +42,7 @@ def ticket(n: int, **values: str) -> dict[str, str]:
             "raw_status": "Assigned", "region": "Nairobi", "cluster": "Kilimani", **values}
 
 
-def test_contract_rules(tmp_path):
+def test_contract_rules(db, strict):
     rows = [
         {"ticket_id": "EXPORT STOPPED DUE TO EXCESSIVE SIZE - narrow the filter"},
         ticket(1, region=" NAIROBI ", raw_status="in progress", is_actionable="TRUE", assigned_team=""),
@@ -52,7 +52,7 @@ def test_contract_rules(tmp_path):
         {**ticket(5), "ticket_id": "  INC000000000005 "},
         {"ticket_id": "   ", "region": "Coast"},
     ]
-    stats, staged = run(tmp_path, make_csv(rows, bom=True, newline="\r\n"))
+    stats, staged = run(db, strict, make_csv(rows, bom=True, newline="\r\n"))
 
     assert stats.as_dict() == {"rows_read": 7, "dropped_sentinel": 1, "dropped_alarm": 2,
                                "dropped_invalid": 1, "rows_staged": 3, "nul_cells": 0}
@@ -68,19 +68,19 @@ def test_contract_rules(tmp_path):
     assert fourth["location"] == "N/A" and fourth["mttr"] == "17.25"
 
 
-def test_columns_map_by_header_name_in_any_order(tmp_path):
+def test_columns_map_by_header_name_in_any_order(db, strict):
     shuffled = tuple(reversed(CONTRACT_COLUMNS))
-    _, staged = run(tmp_path, make_csv([ticket(7, cluster="Nyali", region="Coast")], shuffled))
+    _, staged = run(db, strict, make_csv([ticket(7, cluster="Nyali", region="Coast")], shuffled))
     assert staged[0]["cluster"] == "Nyali" and staged[0]["region"] == "coast"
 
 
-def test_duplicates_are_kept_in_file_order_for_last_wins(tmp_path):
-    _, staged = run(tmp_path, make_csv([ticket(1, raw_status="New"), ticket(1, raw_status="Assigned")]))
+def test_duplicates_are_kept_in_file_order_for_last_wins(db, strict):
+    _, staged = run(db, strict, make_csv([ticket(1, raw_status="New"), ticket(1, raw_status="Assigned")]))
     assert [r["raw_status"] for r in staged] == ["NEW", "ASSIGNED"]
 
 
-def test_backslashes_survive_copy_escaping(tmp_path):
-    _, staged = run(tmp_path, make_csv([ticket(1, location=r"Plot 12\B, Ngong Rd")]))
+def test_backslashes_survive_copy_escaping(db, strict):
+    _, staged = run(db, strict, make_csv([ticket(1, location=r"Plot 12\B, Ngong Rd")]))
     assert staged[0]["location"] == r"Plot 12\B, Ngong Rd"
 
 
@@ -93,10 +93,10 @@ def test_backslashes_survive_copy_escaping(tmp_path):
          "missing columns: owner; unknown columns: Owner"),
     ],
 )
-def test_schema_drift_names_the_file_and_the_columns(tmp_path, columns, message):
+def test_schema_drift_names_the_file_and_the_columns(db, strict, columns, message):
     key = "automations/inc/changes/2026-06-15T06-20-00.csv"
     with pytest.raises(SchemaDriftError) as err:
-        run(tmp_path, make_csv([ticket(1)], columns), key)
+        run(db, strict, make_csv([ticket(1)], columns), key)
     assert str(err.value) == f"{key}: schema drift ({message})"
 
 
@@ -113,8 +113,8 @@ def test_schema_drift_names_the_file_and_the_columns(tmp_path, columns, message)
     ],
     ids=["empty", "utf16", "unterminated-quote", "extra-field", "short-row", "latin1-row"],
 )
-def test_unreadable_files_name_the_file_and_the_reason(tmp_path, data, reason):
+def test_unreadable_files_name_the_file_and_the_reason(db, strict, data, reason):
     key = "automations/inc/changes/2026-06-15T06-40-00.csv"
     with pytest.raises(UnreadableFileError) as err:
-        run(tmp_path, data, key)
+        run(db, strict, data, key)
     assert str(err.value).startswith(f"{key}: {reason}")

@@ -12,7 +12,7 @@ ticket; the static text of a ticket (location, summary, ...) is regenerated from
 per-ticket seed whenever the ticket appears again.
 
 The columns, the time zone and the file names come from where the contract is declared
-(fleettickets.transform, fleettickets.datasets); plus codes from `openlocationcode`.
+(fleettickets.datasets); plus codes from `openlocationcode`.
 
 Modules, in the order a row is made: vocabulary (the words), text (random draws and
 texts), tickets (static columns), state (per-ticket state and moves), rows (one row),

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
-from fleettickets.transform import CONTRACT_COLUMNS, SENTINEL_PREFIX
+from fleettickets.datasets import CONTRACT_COLUMNS, SENTINEL_PREFIX
 
 SENTINEL = f"{SENTINEL_PREFIX} - please narrow the filter"
 
