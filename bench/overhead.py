@@ -19,6 +19,7 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import statistics
 import sys
 import tempfile
@@ -125,6 +126,13 @@ def run(stack: Stack, streams: dict, args: argparse.Namespace) -> None:
         stack.make_bucket(f"ovh-{state}")
     env = {s: _env(stack, s) for s in STATES}
     ours.warm_up(env["1x"])
+    if args.serve:  # the stack and fresh copies, for commands run by hand
+        Path(args.serve).write_text("".join(f"export {k}='{v}'\n" for k, v in env["10x"].items()
+                                            if k not in os.environ or os.environ[k] != v))
+        log(f"environment of the 10x database written to {args.serve}; Ctrl-C (SIGINT) to stop")
+        with contextlib.suppress(KeyboardInterrupt):
+            signal.pause()
+        return
     if args.count:
         for name, counts in _count(stack, env, streams).items():
             print(f"API calls, {name}: " + ", ".join(f"{k} x{v}" for k, v in sorted(counts.items())))
@@ -148,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--setup", action="store_true", help="load and place 1x and 10x, keep them as templates")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--only", choices=("idle", "scheduled"))
+    parser.add_argument("--serve", metavar="ENV_FILE", help="keep the stack up; write the 10x environment here")
     parser.add_argument("--count", action="store_true", help="count API calls per run (off the clock) instead")
     parser.add_argument("--tasks", type=int, nargs="*", default=[], help="also time the trivial flow with N tasks")
     args = parser.parse_args(argv)

@@ -18,7 +18,9 @@ Here the same server is started differently, before any flow runs:
 - with Prefect's telemetry off (an offline machine logged an ERROR on every run).
 
 It is registered as the instance Prefect's internals look up (`SubprocessASGIServer()`
-returns it), as prefect.testing.utilities.prefect_test_harness does.
+returns it), as prefect.testing.utilities.prefect_test_harness does. Prefect's server code
+(FastAPI, SQLAlchemy, its models: seconds of imports) is imported only when this server is
+needed, never by a command that talks to a configured API.
 """
 
 from __future__ import annotations
@@ -29,11 +31,11 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import prefect
-from prefect.server.api.server import SubprocessASGIServer
 from prefect.settings import get_current_settings
 
 # Runs in the child before uvicorn: die with the parent (kernel-enforced), or do not start at all.
@@ -48,32 +50,41 @@ _LAUNCHER = (
 STARTUP_TIMEOUT_SECONDS = 90  # a first start migrates a fresh SQLite database; 2 busy cores are slow
 
 
-class ContainedServer(SubprocessASGIServer):
-    """Prefect's temporary server, launched so that it cannot outlive the command."""
+@cache
+def contained_server_class() -> type:
+    """`ContainedServer`: Prefect's temporary server, launched so that it cannot outlive the command."""
+    from prefect.server.api.server import SubprocessASGIServer
 
-    def _run_uvicorn_command(self) -> subprocess.Popen[Any]:
-        home = get_current_settings().home
-        home.mkdir(parents=True, exist_ok=True)
-        env = {
-            **os.environ,
-            # the same as Prefect's own launch (UI off, marked ephemeral) ...
-            "PREFECT_UI_ENABLED": "0",
-            "PREFECT__SERVER_EPHEMERAL": "1",
-            "PREFECT__SERVER_FINAL": "1",
-            **get_current_settings().to_environment_variables(exclude_unset=True),
-            # ... and no telemetry: offline it fails and logs an ERROR on every run
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        }
-        with (Path(home) / "temporary-server.log").open("ab") as log:
-            return subprocess.Popen(
-                [sys.executable, "-c", _LAUNCHER, str(os.getpid()),
-                 "-m", "uvicorn", "--app-dir", str(prefect.__module_path__.parent),
-                 "--factory", "prefect.server.api.server:create_app",
-                 "--host", "127.0.0.1", "--port", str(self.port),
-                 "--log-level", "error", "--lifespan", "on"],
-                env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, close_fds=True,
-            )
+    class ContainedServer(SubprocessASGIServer):
+        def _run_uvicorn_command(self) -> subprocess.Popen[Any]:
+            return _launch(self.port)
+
+    return ContainedServer
+
+
+def _launch(port: int) -> subprocess.Popen[Any]:
+    home = get_current_settings().home
+    home.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        # the same as Prefect's own launch (UI off, marked ephemeral) ...
+        "PREFECT_UI_ENABLED": "0",
+        "PREFECT__SERVER_EPHEMERAL": "1",
+        "PREFECT__SERVER_FINAL": "1",
+        **get_current_settings().to_environment_variables(exclude_unset=True),
+        # ... and no telemetry: offline it fails and logs an ERROR on every run
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
+    with (Path(home) / "temporary-server.log").open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-c", _LAUNCHER, str(os.getpid()),
+             "-m", "uvicorn", "--app-dir", str(prefect.__module_path__.parent),
+             "--factory", "prefect.server.api.server:create_app",
+             "--host", "127.0.0.1", "--port", str(port),
+             "--log-level", "error", "--lifespan", "on"],
+            env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True, close_fds=True,
+        )
 
 
 def _exit_on_sigterm(signum: int, frame: Any) -> None:  # signal handler shape
@@ -91,10 +102,11 @@ def prefect_runtime() -> Iterator[str | None]:
         check_api(url)  # one clean line instead of a traceback when the server is down
         yield url
         return
-    server = SubprocessASGIServer._instances.get(None)
-    if not isinstance(server, ContainedServer):
-        SubprocessASGIServer._instances.pop(None, None)
-        server = ContainedServer()
+    contained = contained_server_class()
+    server = contained._instances.get(None)
+    if not isinstance(server, contained):
+        contained._instances.pop(None, None)
+        server = contained()
     previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         server.start(timeout=STARTUP_TIMEOUT_SECONDS)
