@@ -11,6 +11,7 @@ cluster's guard radius) > `cluster` (the gazetteer centroid) > none.
     pluscode.py   plus codes in free text; normalise.py matching keys and queries
 """
 
+from fleettickets.geocode.coverage import work_pending
 from fleettickets.geocode.gazetteer import GAZETTEER_VERSION, load_gazetteer, read_gazetteer
 from fleettickets.geocode.normalise import normalise
 from fleettickets.geocode.report import (
@@ -32,5 +33,5 @@ from fleettickets.geocode.steps import (
 __all__ = [
     "GAZETTEER_VERSION", "ClusterStep", "GeocodingReport", "LocationStep", "Placed", "Precision", "ResolveStep",
     "Steps", "geocode_clusters", "geocode_locations", "load_gazetteer", "normalise", "read_gazetteer",
-    "resolve_geoms", "run_geocoding",
+    "resolve_geoms", "run_geocoding", "work_pending",
 ]

@@ -26,6 +26,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -36,7 +37,7 @@ from fleettickets.geocode import pluscode
 from fleettickets.geocode.budget import Budget
 from fleettickets.geocode.coverage import build_report
 from fleettickets.geocode.normalise import distance_km, in_kenya, query_text
-from fleettickets.geocode.providers import GeocoderClient, make_client
+from fleettickets.geocode.providers import make_client
 from fleettickets.geocode.report import (
     Answer,
     ClusterStep,
@@ -47,6 +48,9 @@ from fleettickets.geocode.report import (
     StepReport,
 )
 from fleettickets.geocode.requester import Requester
+
+if TYPE_CHECKING:  # geopy is imported only when a provider is configured
+    from fleettickets.geocode.geopy_client import GeocoderClient
 
 log = logging.getLogger(__name__)
 Logger = logging.Logger | logging.LoggerAdapter
