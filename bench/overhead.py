@@ -129,8 +129,9 @@ def run(stack: Stack, streams: dict, args: argparse.Namespace) -> None:
     if args.serve:  # the stack and fresh copies, for commands run by hand
         Path(args.serve).write_text("".join(f"export {k}='{v}'\n" for k, v in env["10x"].items()
                                             if k not in os.environ or os.environ[k] != v))
-        log(f"environment of the 10x database written to {args.serve}; Ctrl-C (SIGINT) to stop")
-        with contextlib.suppress(KeyboardInterrupt):
+        log(f"environment of the 10x database written to {args.serve}; SIGINT or SIGTERM to stop")
+        signal.signal(signal.SIGTERM, _stop)  # a background job ignores SIGINT
+        with contextlib.suppress(KeyboardInterrupt, SystemExit):
             signal.pause()
         return
     if args.count:
@@ -149,6 +150,10 @@ def run(stack: Stack, streams: dict, args: argparse.Namespace) -> None:
     for r in runs:
         if not r.ok:
             print(f"FAILED {r.label}: {r.error}")
+
+
+def _stop(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def main(argv: list[str] | None = None) -> int:
