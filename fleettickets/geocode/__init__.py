@@ -11,7 +11,6 @@ cluster's guard radius) > `cluster` (the gazetteer centroid) > none.
     pluscode.py   plus codes in free text; normalise.py matching keys and queries
 """
 
-from fleettickets.geocode.coverage import work_pending
 from fleettickets.geocode.gazetteer import GAZETTEER_VERSION, load_gazetteer, read_gazetteer
 from fleettickets.geocode.normalise import normalise
 from fleettickets.geocode.report import (
@@ -28,6 +27,7 @@ from fleettickets.geocode.steps import (
     geocode_locations,
     resolve_geoms,
     run_geocoding,
+    work_pending,
 )
 
 __all__ = [

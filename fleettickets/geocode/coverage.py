@@ -50,14 +50,6 @@ def unmatched_clusters(conn: psycopg.Connection) -> tuple[UnmatchedCluster, ...]
                  for region, cluster, tickets, open_, placed_by in conn.execute(load_sql("geocode_unmatched.sql")))
 
 
-def work_pending(settings: Settings) -> bool:
-    """Whether the next pass has anything to take in (a run that finds nothing and asks nothing
-    leaves coverage as the last run reported it)."""
-    with connect(settings.database_url) as conn, conn.transaction():
-        conn.execute("SET LOCAL enable_seqscan = off")
-        return bool(conn.execute(load_sql("geocode_pending.sql")).fetchone()[0])
-
-
 def build_report(settings: Settings, clusters: ClusterStep, locations: LocationStep, resolved: ResolveStep, *,
                  budget: int | None = None, seconds: float | None = None) -> GeocodingReport:
     """The run's report: its steps, and coverage, requests and unmatched clusters as they are now."""
