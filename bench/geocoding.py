@@ -27,7 +27,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import psycopg
@@ -187,7 +187,7 @@ def time_step(dsn: str) -> StepFigures:
                 parts[name] = time.perf_counter() - started
         return call
 
-    settings = replace(Settings.from_env(), database_url=dsn, geocoder_provider="offline")
+    settings = Settings.from_env().replace(database_url=dsn, geocoder_provider="offline")
     steps = Steps(clusters=timed("clusters", geocode_clusters), locations=timed("locations", geocode_locations),
                   resolve=timed("resolve", resolve_geoms))
     started = time.perf_counter()
@@ -203,7 +203,8 @@ def measure_scale(admin_dsn: str, workdir: Path, scale: int, delta_rows: int = 4
     from fleettickets.migrate import migrate
 
     baseline, delta = stream_files(workdir, scale, delta_rows, seed)
-    name = f"fleettickets_bench_geo_{scale}x"
+    # another bench beside a running one sets its own prefix (bench/overhead.py, bench/stack.py)
+    name = f"{os.environ.get('FLEETTICKETS_BENCH_DB_PREFIX', 'fleettickets_bench')}_geo_{scale}x"
     dsn = admin_dsn.rsplit("/", 1)[0] + "/" + name
     with psycopg.connect(admin_dsn, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

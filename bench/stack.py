@@ -14,7 +14,8 @@ from typing import Any
 from bench.procs import VENV_BIN, background, free_port, log, wait_http
 
 ADMIN_DSN = os.environ.get("FLEETTICKETS_BENCH_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
-DB_PREFIX = "fleettickets_bench"
+# Another bench (bench/overhead.py) beside a running one needs databases of its own.
+DB_PREFIX = os.environ.get("FLEETTICKETS_BENCH_DB_PREFIX", "fleettickets_bench")
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 S3_KEY, S3_SECRET, S3_REGION = "bench", "bench-secret", "us-east-1"
 

@@ -18,7 +18,9 @@ Here the same server is started differently, before any flow runs:
 - with Prefect's telemetry off (an offline machine logged an ERROR on every run).
 
 It is registered as the instance Prefect's internals look up (`SubprocessASGIServer()`
-returns it), as prefect.testing.utilities.prefect_test_harness does.
+returns it), as prefect.testing.utilities.prefect_test_harness does. Prefect's server code
+(FastAPI, SQLAlchemy, its models: seconds of imports) is imported only when this server is
+needed, never by a command that talks to a configured API.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -47,24 +50,16 @@ _LAUNCHER = (
 STARTUP_TIMEOUT_SECONDS = 90  # a first start migrates a fresh SQLite database; 2 busy cores are slow
 
 
-def _contained_server() -> Any:
-    """Prefect's temporary server, launched so that it cannot outlive the command.
-
-    Defined on first use: importing prefect.server loads the whole server application (its
-    routes, models and database layer, seconds of start-up), which a command talking to a
-    configured API never needs."""
+@cache
+def contained_server_class() -> type:
+    """`ContainedServer`: Prefect's temporary server, launched so that it cannot outlive the command."""
     from prefect.server.api.server import SubprocessASGIServer
-
-    server = SubprocessASGIServer._instances.get(None)
-    if type(server).__name__ == "ContainedServer":
-        return server
-    SubprocessASGIServer._instances.pop(None, None)
 
     class ContainedServer(SubprocessASGIServer):
         def _run_uvicorn_command(self) -> subprocess.Popen[Any]:
             return _launch(self.port)
 
-    return ContainedServer()
+    return ContainedServer
 
 
 def _launch(port: int) -> subprocess.Popen[Any]:
@@ -107,7 +102,11 @@ def prefect_runtime() -> Iterator[str | None]:
         check_api(url)  # one clean line instead of a traceback when the server is down
         yield url
         return
-    server = _contained_server()
+    contained = contained_server_class()
+    server = contained._instances.get(None)
+    if not isinstance(server, contained):
+        contained._instances.pop(None, None)
+        server = contained()
     previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         server.start(timeout=STARTUP_TIMEOUT_SECONDS)

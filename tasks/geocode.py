@@ -1,8 +1,8 @@
-"""Thin Prefect tasks over fleettickets.geocode: geocode clusters, geocode locations, resolve.
+"""A thin Prefect task over fleettickets.geocode: geocode clusters, geocode locations, resolve.
 
-`run_geocoding` runs the library's orchestration (fleettickets.geocode.run_geocoding) with
-these tasks as its steps, after a run's files are applied (ingest-inc, ingest-crq) and in
-the `geocode` flow, then publishes the coverage artifact. Tasks take no settings (they hold
+`run_geocoding` runs the library's orchestration (fleettickets.geocode.run_geocoding) in one
+task run, `geocode tickets`, after a run's files are applied (ingest-inc, ingest-crq) and in the
+`geocode` flow, then publishes the coverage artifact. Tasks take no settings (they hold
 secrets, and Prefect stores parameters): they read the run's settings (tasks/blocks.py), and
 never cache. Only database connection failures are retried: a
 401 is a configuration error and fails the task at once; rate limits, day limits and
@@ -11,46 +11,44 @@ outages are handled inside the step (nothing is cached, the next run asks again)
 
 from __future__ import annotations
 
+import logging
+
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.runtime import flow_run
 
 from fleettickets import geocode as geo
-from fleettickets.geocode.report import ClusterStep, GeocodingReport, LocationStep, Precision, ResolveStep
+from fleettickets.geocode.report import GeocodingReport, Precision
 from tasks.blocks import run_settings
 from tasks.common import RETRY_ON_DB_CONNECTION_LOSS, TASK_DEFAULTS
 
 
-@task(name="geocode clusters", **RETRY_ON_DB_CONNECTION_LOSS, **TASK_DEFAULTS)
-def geocode_clusters(budget: int | None = None) -> ClusterStep:
-    """Changed tickets taken in and placed from the caches; clusters matched against the gazetteer,
-    unmatched ones asked once: `cluster, region, Kenya`."""
-    return geo.geocode_clusters(run_settings(), budget, logger=get_run_logger())
+def _steps(logger: logging.Logger | logging.LoggerAdapter) -> geo.Steps:
+    """The library's steps, logging to the task run."""
+    return geo.Steps(
+        clusters=lambda settings, budget: geo.geocode_clusters(settings, budget, logger=logger),
+        locations=lambda settings, budget: geo.geocode_locations(settings, budget, logger=logger),
+        resolve=geo.resolve_geoms,
+    )
 
 
-@task(name="geocode locations", **RETRY_ON_DB_CONNECTION_LOSS, **TASK_DEFAULTS)
-def geocode_locations(budget: int | None = None) -> LocationStep:
-    """Plus codes decoded offline; open work's addresses asked within the day's budget, most urgent first."""
-    return geo.geocode_locations(run_settings(), budget, logger=get_run_logger())
+@task(name="geocode tickets", **RETRY_ON_DB_CONNECTION_LOSS, **TASK_DEFAULTS)
+def geocode_tickets(budget: int | None = None) -> GeocodingReport:
+    """geocode clusters -> geocode locations -> resolve ticket geoms -> the coverage artifact, in one
+    task run (each task run costs the flow tens of milliseconds and API calls; the report holds
+    each step's seconds). A retry runs the steps again: each is idempotent (answers are cached,
+    the budget is in the database)."""
+    settings = run_settings()
+    pending = geo.work_pending(settings)
+    report = geo.run_geocoding(settings, budget, steps=_steps(get_run_logger()))
+    if pending or report.did_work:
+        publish_geocoding_coverage(report)
+    return report
 
 
-@task(name="resolve ticket geoms", **RETRY_ON_DB_CONNECTION_LOSS, **TASK_DEFAULTS)
-def resolve_ticket_geoms() -> ResolveStep:
-    """The tickets whose answers arrived in this run placed (tickets.resolve_changed_ticket_geoms())."""
-    return geo.resolve_geoms(run_settings())
-
-
-# The library's order with these tasks as its steps; each task reads the run's own settings.
-TASK_STEPS = geo.Steps(
-    clusters=lambda _settings, budget: geocode_clusters(budget),
-    locations=lambda _settings, budget: geocode_locations(budget),
-    resolve=lambda _settings: resolve_ticket_geoms(),
-)
-
-
-@task(name="publish geocoding coverage", **TASK_DEFAULTS)
 def publish_geocoding_coverage(report: GeocodingReport) -> None:
-    """Keyed artifact `geocoding-coverage`: the UI keeps its history run by run."""
+    """Keyed artifact `geocoding-coverage`: the UI keeps its history run by run. Not published again
+    by a run that found nothing to take in and did nothing: the last one still holds."""
     if not flow_run.id:
         return
     req = report.requests
@@ -76,12 +74,10 @@ def publish_geocoding_coverage(report: GeocodingReport) -> None:
 
 
 def run_geocoding(budget: int | None = None) -> GeocodingReport:
-    """geocode clusters -> geocode locations -> resolve ticket geoms -> coverage artifact.
+    """geocode clusters -> geocode locations -> resolve ticket geoms -> coverage artifact (task `geocode tickets`).
 
     Call inside a flow, after the run's files are applied. `budget` caps this run's requests
     (None: only the day's budget, GEOCODER_DAILY_BUDGET, applies). The caller logs
     `report.render()`: the ingest flows inside their run summary, the geocode flow on its own.
     """
-    report = geo.run_geocoding(run_settings(), budget, steps=TASK_STEPS)
-    publish_geocoding_coverage(report)
-    return report
+    return geocode_tickets(budget)

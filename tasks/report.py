@@ -95,7 +95,8 @@ def publish_run_artifacts(summary: RunSummary, freshness: str, newest_file_ts: d
             table=rows,
             description=f"{name} data quality: {drift} check(s) drifting from the contract's proportions",
         )
-    publish_sla(name)
+    if files:  # a run that applied nothing leaves the last `<ds>-sla` standing (reading it costs open tickets)
+        publish_sla(name)
 
 
 def publish_sla(dataset: str) -> None:

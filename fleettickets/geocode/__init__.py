@@ -27,10 +27,11 @@ from fleettickets.geocode.steps import (
     geocode_locations,
     resolve_geoms,
     run_geocoding,
+    work_pending,
 )
 
 __all__ = [
     "GAZETTEER_VERSION", "ClusterStep", "GeocodingReport", "LocationStep", "Placed", "Precision", "ResolveStep",
     "Steps", "geocode_clusters", "geocode_locations", "load_gazetteer", "normalise", "read_gazetteer",
-    "resolve_geoms", "run_geocoding",
+    "resolve_geoms", "run_geocoding", "work_pending",
 ]

@@ -218,6 +218,12 @@ class GeocodingReport:
     unmatched: tuple[UnmatchedCluster, ...]
     resolved: Placed  # placements written by the run (both passes)
 
+    @property
+    def did_work(self) -> bool:
+        """Whether this run placed, decoded or asked anything."""
+        return bool(self.resolved.inc or self.resolved.crq or self.requests.this_run or self.clusters.asked
+                    or self.locations.asked or self.locations.plus_codes or self.locations.plus_codes_rejected)
+
     def as_dict(self) -> dict[str, Any]:
         """JSON: the unmatched clusters travel inside "clusters", as they always have."""
         return {

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import TYPE_CHECKING
 
 from fleettickets.geocode.budget import Budget
 from fleettickets.geocode.providers import (
     DayLimitReached,
-    GeocoderClient,
     ProviderUnavailable,
     RateLimited,
     SearchResult,
 )
+
+if TYPE_CHECKING:  # geopy is imported only when a provider is configured
+    from fleettickets.geocode.geopy_client import GeocoderClient
 
 MAX_RETRY_AFTER_SECONDS = 120.0  # a longer Retry-After ends this run's requests instead
 MAX_RATE_LIMIT_RETRIES = 3  # per query
