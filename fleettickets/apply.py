@@ -175,6 +175,7 @@ def _clean(cur: psycopg.Cursor, dataset: Dataset, result: FileResult) -> None:
         log.warning("%s: data row %d has no ticket_id; dropped", result.source_key, seq)
     result.quality = counts
     cur.execute(rules_sql.over_cleaned("dedup.sql", dataset), params)
+    cur.execute(load_sql("analyze_src.sql"))
 
 
 def _apply(cur: psycopg.Cursor, dataset: Dataset, result: FileResult, lock: WriterLock | None) -> None:
@@ -196,6 +197,7 @@ def _apply(cur: psycopg.Cursor, dataset: Dataset, result: FileResult, lock: Writ
         result.stale = cur.execute(table_sql("classify.sql", dataset), params).fetchone()[4]
     result.unchanged = carried + untouched - result.stale
     if dataset.post_apply_sql:
+        cur.execute(load_sql("analyze_applied.sql"))
         for statement in load_statements(dataset.post_apply_sql):
             cur.execute(statement, params)
         result.history_rows = cur.rowcount

@@ -7,6 +7,8 @@ import csv
 import io
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from fleettickets.apply import preview_file
 from fleettickets.datasets import CONTRACT_COLUMNS, get_dataset
@@ -118,3 +120,34 @@ def test_unreadable_files_name_the_file_and_the_reason(db, strict, data, reason)
     with pytest.raises(UnreadableFileError) as err:
         run(db, strict, data, key)
     assert str(err.value).startswith(f"{key}: {reason}")
+
+
+def test_an_end_of_data_marker_line_never_ends_the_file_early(db):
+    """`\\.` alone on a line ends COPY's data: such a file goes to the strict reader, which names the row."""
+    data = make_csv([ticket(1)]) + b"\\.\n" + make_csv([ticket(2)]).split(b"\n", 1)[1]
+    with pytest.raises(UnreadableFileError, match="data row 2 has 1 of 32 fields"):
+        run(db, False, data)
+    _, staged = run(db, False, make_csv([ticket(1, summary="a\n\\.\nb"), ticket(2)]))  # inside quotes: a value
+    assert [r["summary"] for r in staged] == ["a\n\\.\nb", None]
+
+
+def test_a_nul_is_removed_and_counted_by_the_strict_reader(db):
+    stats, staged = run(db, False, make_csv([ticket(1, summary="fibre\x00cut", source_type="x\x00"), ticket(2)]))
+    assert stats.nul_cells == 1  # a dropped column's cell does not count
+    assert staged[0]["summary"] == "fibrecut"
+
+
+CELL = st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"), max_size=12)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.fixed_dictionaries({"ticket_id": st.sampled_from(["INC1", " INC2 ", "", "INC3"]),
+                                             "is_alarm": st.sampled_from(["false", "TRUE", ""]),
+                                             "region": CELL, "raw_status": CELL, "summary": CELL,
+                                             "location": CELL}), max_size=6),
+       crlf=st.booleans(), bom=st.booleans())
+def test_both_readers_load_a_contract_file_alike(db, rows, crlf, bom):
+    """PostgreSQL's parser and the strict reader agree on every RFC 4180 file (quotes, commas,
+    line breaks, backslashes, any Unicode): the same counts, the same rows."""
+    data = make_csv(rows, bom=bom, newline="\r\n" if crlf else "\n")
+    assert run(db, False, data) == run(db, True, data)
