@@ -234,6 +234,13 @@ def _check_dsn(dsn: SourcedSecret) -> None:
 
 _lock = threading.Lock()
 _by_run: dict[str, Resources] = {}
+_for_next_run: list[Resources] = []  # resolved by the command that is about to start a flow
+
+
+def hand_to_next_run(found: Resources) -> None:
+    """A command that has just resolved its resources (to fail early on a bad setting) hands
+    them to the flow run it starts next, which would otherwise read the same blocks again."""
+    _for_next_run[:] = [found]
 
 
 def run_resources() -> Resources:
@@ -249,7 +256,7 @@ def run_resources() -> Resources:
         if run_id not in _by_run:
             if len(_by_run) > 32:
                 _by_run.clear()
-            _by_run[run_id] = resolve()
+            _by_run[run_id] = _for_next_run.pop() if _for_next_run else resolve()
         return _by_run[run_id]
 
 

@@ -29,11 +29,12 @@ def ingest(dataset: str, dry_run: bool, reseed: bool, from_key: str | None, no_g
         raise click.UsageError("--from-key goes with --reseed")
     from flows.ingest import INGEST_FLOWS, IngestFailed, SourceStale  # imports Prefect: only when ingesting
     from flows.temporary_server import prefect_runtime
+    from tasks.blocks import hand_to_next_run
 
     logs.reapply()
     try:
         with domain_errors():
-            resources(strict=True)  # a bad setting or an unreachable Prefect API: one line, before any run
+            hand_to_next_run(resources(strict=True))  # a bad setting or an unreachable API: one line, before any run
             with prefect_runtime():
                 result = INGEST_FLOWS[dataset](reseed=reseed, from_key=from_key, dry_run=dry_run,
                                                geocode=not no_geocode, wait=wait)
