@@ -56,6 +56,8 @@ def _row(item: Any) -> Row:
 
 
 def _rows(result: Any) -> list[Row]:
+    if hasattr(result, "rows"):  # bench/geocoding.py's GeocodingFigures
+        result = result.rows()
     if isinstance(result, Mapping) and "workload" not in result:
         return [_row({"workload": k, "ours": v}) for k, v in result.items()]
     if isinstance(result, Mapping):
