@@ -26,7 +26,7 @@ from tests import oracle
 from tests.conftest import TEST_DSN, run_cli
 from tests.helpers import table_state, upload
 from tests.locationiq_server import FakeLocationIQ
-from tests.test_e2e import DEPLOYMENTS, bootstrap, run, running_worker, state_of
+from tests.test_e2e import DEPLOYMENTS, bootstrap, run, run_together, running_worker, state_of
 
 DB_PASSWORD = "Db-Password-RECOGNISABLE-41c7"
 GEOCODER_KEY = "pk.Geocoder-Key-RECOGNISABLE-88d2"
@@ -162,7 +162,7 @@ def test_a_worker_without_secrets_runs_from_blocks_rotation_is_one_clear_line_an
         worker_env.update(GEOCODER_PROVIDER="locationiq", GEOCODER_URL=geocoder.url,
                           GEOCODER_MIN_DELAY_SECONDS="0.01", GEOCODER_RUN_BUDGET="3")
         with running_worker(output_dir / "worker-blocks.log", env=worker_env):
-            completed = {name: state_of(run(name)) for name in DEPLOYMENTS}
+            completed = {name: state_of(flow_run) for name, flow_run in run_together(DEPLOYMENTS).items()}
             assert {state for state, _ in completed.values()} == {StateType.COMPLETED}, completed
             assert table_state(db, "inc") == oracle.replay(inc_files[:2])
             assert table_state(db, "crq") == oracle.replay(crq_files[:2])

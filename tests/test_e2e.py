@@ -59,7 +59,9 @@ def running_worker(log: Path, bin_dir: Path = VENV_BIN, cwd: Path = REPO, env: d
     with log.open("w") as out:
         proc = subprocess.Popen(
             [str(bin_dir / "prefect"), "worker", "start", "--pool", "fleettickets", "--work-queue", QUEUE, *options],
-            cwd=cwd, env={**(env or os.environ), "PREFECT_RUNNER_HEARTBEAT_FREQUENCY": "30"},
+            # polls its queue every second (Prefect's default is 10 s): the same pick-up, sooner
+            cwd=cwd, env={**(env or os.environ), "PREFECT_RUNNER_HEARTBEAT_FREQUENCY": "30",
+                          "PREFECT_WORKER_QUERY_SECONDS": "1"},
             stdout=out, stderr=subprocess.STDOUT,
         )
     try:
@@ -108,7 +110,22 @@ def wait_scheduled_runs(minimum: int = 3, seconds: float = 60) -> dict:
 
 
 def run(name: str, **parameters) -> object:
-    return run_deployment(name, parameters=parameters, work_queue_name=QUEUE, timeout=300)
+    # polled every half second (Prefect's default is 5 s): returns soon after the run ends
+    return run_deployment(name, parameters=parameters, work_queue_name=QUEUE, timeout=300, poll_interval=0.5)
+
+
+def run_together(names: Sequence[str]) -> dict[str, object]:
+    """One run of each deployment, all created at once (as their schedules start them), each waited for
+    until it ends: the worker runs them side by side."""
+    started = {name: run_deployment(name, work_queue_name=QUEUE, timeout=0) for name in names}
+    deadline = time.monotonic() + 300
+    with get_client(sync_client=True) as client:
+        for name, flow_run in started.items():
+            while not (flow_run.state and flow_run.state.is_final()) and time.monotonic() < deadline:
+                time.sleep(0.5)
+                flow_run = client.read_flow_run(flow_run.id)
+            started[name] = flow_run
+    return started
 
 
 def latest_artifact(key: str):
@@ -141,7 +158,7 @@ def test_deployments_run_through_the_worker(db, database, settings, s3, worker, 
     upload(s3, settings.s3_bucket, "crq", crq_files)
 
     # both deployments run through the worker to Completed, with telling names
-    runs = {name: run(name) for name in DEPLOYMENTS}
+    runs = run_together(DEPLOYMENTS)
     for name, flow_run in runs.items():
         assert state_of(flow_run)[0] == StateType.COMPLETED, (name, state_of(flow_run))
     assert table_state(db, "inc") == oracle.replay(inc_files)
@@ -235,7 +252,7 @@ def test_ui_retry_after_quarantine_completes_the_stream(db, settings, s3, worker
     assert retry.returncode == 0, retry.stdout + retry.stderr
     deadline = time.monotonic() + 180
     while state_of(failed)[0] != StateType.COMPLETED and time.monotonic() < deadline:
-        time.sleep(1)
+        time.sleep(0.2)
     assert state_of(failed)[0] == StateType.COMPLETED  # the same flow run, retried
     assert table_state(db, "inc") == oracle.replay([baseline, *rest])
     assert [r[0].rsplit("/", 1)[1] for r in ledger(db, "inc")] == [p.name for p in [baseline, *rest]]

@@ -54,7 +54,7 @@ def library_records(flow_run_id, seconds: float = 30) -> list[tuple[str, str]]:
         found = [(log.name, log.message) for log in logs if log.name.startswith("fleettickets")]
         if found or time.monotonic() > deadline:
             return found
-        time.sleep(1)
+        time.sleep(0.2)
 
 
 @pytest.fixture
