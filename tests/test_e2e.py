@@ -114,18 +114,22 @@ def run(name: str, **parameters) -> object:
     return run_deployment(name, parameters=parameters, work_queue_name=QUEUE, timeout=300, poll_interval=0.5)
 
 
-def run_together(names: Sequence[str]) -> dict[str, object]:
-    """One run of each deployment, all created at once (as their schedules start them), each waited for
-    until it ends: the worker runs them side by side."""
-    started = {name: run_deployment(name, work_queue_name=QUEUE, timeout=0) for name in names}
+def start(name: str, **parameters) -> object:
+    """A run of the deployment, created now and not waited for."""
+    return run_deployment(name, parameters=parameters, work_queue_name=QUEUE, timeout=0)
+
+
+def finished(*flow_runs) -> list:
+    """The runs, each read again once it has ended (or after 300 s): runs started together run side by side."""
     deadline = time.monotonic() + 300
+    done = []
     with get_client(sync_client=True) as client:
-        for name, flow_run in started.items():
+        for flow_run in flow_runs:
             while not (flow_run.state and flow_run.state.is_final()) and time.monotonic() < deadline:
                 time.sleep(0.5)
                 flow_run = client.read_flow_run(flow_run.id)
-            started[name] = flow_run
-    return started
+            done.append(flow_run)
+    return done
 
 
 def latest_artifact(key: str):
@@ -158,7 +162,7 @@ def test_deployments_run_through_the_worker(db, database, settings, s3, worker, 
     upload(s3, settings.s3_bucket, "crq", crq_files)
 
     # both deployments run through the worker to Completed, with telling names
-    runs = run_together(DEPLOYMENTS)
+    runs = dict(zip(DEPLOYMENTS, finished(*map(start, DEPLOYMENTS)), strict=True))  # as their schedules start them
     for name, flow_run in runs.items():
         assert state_of(flow_run)[0] == StateType.COMPLETED, (name, state_of(flow_run))
     assert table_state(db, "inc") == oracle.replay(inc_files)

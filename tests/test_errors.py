@@ -142,37 +142,45 @@ def settings_only_commands(refusing_pg: PasswordRefusingServer) -> dict[tuple, t
 
 
 @pytest.fixture(scope="module")
-def settings_only_runs(request, prefect_server, refusing_pg) -> dict[tuple, subprocess.CompletedProcess]:
-    """The commands of the cases collected here that need nothing but their settings, a few at a time.
+def settings_only_runs(request, prefect_server, refusing_pg) -> Iterator[dict[tuple, Future]]:
+    """The commands of the cases collected here that need nothing but their settings, started a few
+    at a time in the order the cases run; each case waits for its own.
 
-    Each is the same `fleettickets` subprocess, with the same arguments and environment, as when
-    run alone; most of each one's time is Python importing Prefect on one CPU, so they share the
-    machine's CPUs. All have ended before any case reads its result: none overlaps another test.
+    Each is the same `fleettickets` subprocess, with the same arguments and environment (read
+    now), as when run alone; most of each one's time is Python importing Prefect on one CPU, so
+    they share the machine's CPUs. These cases are next to each other in this file, so none
+    overlaps another test.
     """
-    collected = {settings_only_key(item.originalname, item.callspec.params if hasattr(item, "callspec") else {})
-                 for item in request.session.items if item.module is request.module}
-    commands = {key: (args, cli_env(env)) for key, (args, env) in settings_only_commands(refusing_pg).items()
-                if key in collected}
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        futures = {key: pool.submit(run_with, args, env) for key, (args, env) in commands.items()}
-    return {key: future.result() for key, future in futures.items()}
+    commands = settings_only_commands(refusing_pg)
+    keys = [settings_only_key(item.originalname, item.callspec.params if hasattr(item, "callspec") else {})
+            for item in request.session.items if item.module is request.module]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        yield {key: pool.submit(run_with, commands[key][0], cli_env(commands[key][1]))
+               for key in dict.fromkeys(keys) if key is not None}
+        # leaving the block waits for any command whose case did not run (-x, a failure)
 
 
 @pytest.mark.parametrize("command", ["migrate", "status"])
 @pytest.mark.parametrize("case", WRONG_DATABASES)
 def test_a_wrong_database_is_one_line_without_the_password(settings_only_runs, refusing_pg, command, case):
     _, says = wrong_database(case, refusing_pg)
-    proc = settings_only_runs[("wrong database", command, case)]  # `fleettickets COMMAND`, a wrong DATABASE_URL
+    proc = settings_only_runs[("wrong database", command, case)].result()  # `fleettickets COMMAND`, a wrong URL
     one_clean_error(proc, says)
     if case == "bad password":
         assert PASSWORD in refusing_pg.passwords  # the password was really sent, and refused
 
 
 def test_debug_shows_the_traceback(settings_only_runs):
-    proc = settings_only_runs[("debug",)]  # `fleettickets --debug migrate`, a malformed DATABASE_URL
+    proc = settings_only_runs[("debug",)].result()  # `fleettickets --debug migrate`, a malformed DATABASE_URL
     assert proc.returncode == 1
     assert "Traceback (most recent call last)" in proc.stderr and "ConfigurationError" in proc.stderr
     assert PASSWORD not in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(("command", "env", "last_line"), BAD_SETTINGS)
+def test_a_bad_setting_names_the_variable(settings_only_runs, command, env, last_line):
+    proc = settings_only_runs[("bad setting", *command, *env)].result()  # `fleettickets COMMAND` with `env`
+    assert one_clean_error(proc) == last_line
 
 
 def test_a_database_refused_inside_a_run_keeps_the_password_out_of_prefect(
@@ -203,12 +211,6 @@ def test_a_database_refused_inside_a_run_keeps_the_password_out_of_prefect(
     assert logs and PASSWORD not in stored
     assert any("Traceback" in log.message for log in logs)  # the run's logs keep the detail the CLI hides
     assert PASSWORD not in (output_dir / "prefect-server.log").read_text()
-
-
-@pytest.mark.parametrize(("command", "env", "last_line"), BAD_SETTINGS)
-def test_a_bad_setting_names_the_variable(settings_only_runs, command, env, last_line):
-    proc = settings_only_runs[("bad setting", *command, *env)]  # `fleettickets COMMAND` with `env`
-    assert one_clean_error(proc) == last_line
 
 
 def test_an_unreachable_prefect_api_is_one_line(database, settings):
