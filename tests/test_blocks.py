@@ -28,7 +28,7 @@ from tests import oracle
 from tests.conftest import TEST_DSN, run_cli
 from tests.helpers import table_state, upload
 from tests.locationiq_server import FakeLocationIQ
-from tests.test_e2e import DEPLOYMENTS, bootstrap, finished, run, running_worker, start, state_of
+from tests.test_e2e import DEPLOYMENTS, bootstrap, bootstrapped_worker, finished, run, start, state_of
 
 DB_PASSWORD = "Db-Password-RECOGNISABLE-41c7"
 GEOCODER_KEY = "pk.Geocoder-Key-RECOGNISABLE-88d2"
@@ -163,13 +163,12 @@ def test_a_worker_without_secrets_runs_from_blocks_rotation_is_one_clear_line_an
                            "RUSTFS_ACCESS_KEY": auth_s3.access_key, "RUSTFS_SECRET_KEY": auth_s3.secret_key,
                            "GEOCODER_API_KEY": GEOCODER_KEY}.items():
             monkeypatch.setenv(key, value)
-        deployed = bootstrap()
         # the worker: no bucket, database or key in its environment, only what is no secret
         worker_env = {k: v for k, v in os.environ.items()
                       if not k.startswith("RUSTFS_") and k not in ("DATABASE_URL", "GEOCODER_API_KEY")}
         worker_env.update(GEOCODER_PROVIDER="locationiq", GEOCODER_URL=geocoder.url,
                           GEOCODER_MIN_DELAY_SECONDS="0.01", GEOCODER_RUN_BUDGET="3")
-        with running_worker(output_dir / "worker-blocks.log", env=worker_env):
+        with bootstrapped_worker(output_dir / "worker-blocks.log", env=worker_env) as (_, deployed):
             runs = finished(*map(start, DEPLOYMENTS))  # together, as their schedules start them
             completed = {name: state_of(flow_run) for name, flow_run in zip(DEPLOYMENTS, runs, strict=True)}
             assert {state for state, _ in completed.values()} == {StateType.COMPLETED}, completed

@@ -30,6 +30,7 @@ from prefect.client.schemas.objects import StateType
 from prefect.client.schemas.sorting import ArtifactSort
 from prefect.deployments import run_deployment
 
+from deployments.bootstrap import ensure_work_pool
 from fleettickets.datasets import EAT
 from tasks.blocks import delete_blocks
 from tests import oracle
@@ -69,6 +70,15 @@ def running_worker(log: Path, bin_dir: Path = VENV_BIN, cwd: Path = REPO, env: d
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+@contextmanager
+def bootstrapped_worker(log: Path, env: dict[str, str] | None = None) -> Iterator[tuple[subprocess.Popen, str]]:
+    """`running_worker` started beside the bootstrap (each is mostly Python importing Prefect), so the
+    worker is up sooner; yields the worker and what the bootstrap printed, once the bootstrap is done."""
+    ensure_work_pool()  # the bootstrap's first step, first: the worker starts on the pool
+    with running_worker(log, env=env) as proc:
+        yield proc, bootstrap()
 
 
 def prefect_state() -> dict:
@@ -143,9 +153,8 @@ def worker(settings, output_dir: Path):
     # The bootstrap creates the blocks from this test's environment (its own bucket); none may
     # outlive the test, or the next test's runs would read this one's bucket from them.
     delete_blocks()
-    bootstrap()
     try:
-        with running_worker(output_dir / "worker.log") as proc:
+        with bootstrapped_worker(output_dir / "worker.log") as (proc, _):
             yield proc
     finally:
         delete_blocks()
