@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import httpx
@@ -26,7 +28,7 @@ from tests import oracle
 from tests.conftest import TEST_DSN, run_cli
 from tests.helpers import table_state, upload
 from tests.locationiq_server import FakeLocationIQ
-from tests.test_e2e import DEPLOYMENTS, bootstrap, run, running_worker, state_of
+from tests.test_e2e import DEPLOYMENTS, bootstrap, bootstrapped_worker, finished, run, start, state_of
 
 DB_PASSWORD = "Db-Password-RECOGNISABLE-41c7"
 GEOCODER_KEY = "pk.Geocoder-Key-RECOGNISABLE-88d2"
@@ -63,18 +65,24 @@ def test_one_precedence_block_then_environment_then_default(no_blocks, db, setti
     assert DB_PASSWORD not in repr(found) + str(found.settings)
 
     # `status` says where each setting came from, never its value
-    shown = run_cli("status", "--json", check=True)
+    shown, listed = both_status_outputs()
     origins = json.loads(shown.stdout)["settings"]
     assert origins["DATABASE_URL"] == {"source": "block", "block": "fleettickets-database-url", "type": "Secret"}
     assert origins["RUSTFS_SECRET_KEY"] == {"source": "environment"}
     assert origins["GEOCODER_GUARD_KM"] == {"source": "env file", "path": str(env_file)}
-    text = run_cli("status", check=True).stdout
+    text = listed.stdout
     assert "DATABASE_URL: block fleettickets-database-url (Secret)" in text
     assert DB_PASSWORD not in shown.stdout + shown.stderr + text
 
     # a deployment can point at other blocks; a name that has no block falls back to the environment
     monkeypatch.setenv("FLEETTICKETS_BLOCK_DATABASE_URL", "fleettickets-database-url-staging")
     assert blocks.resolve().origins["DATABASE_URL"] == "environment"
+
+
+def both_status_outputs() -> list[subprocess.CompletedProcess]:
+    """`fleettickets status --json` and `fleettickets status`, side by side (they only read)."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return list(pool.map(lambda args: run_cli(*args, check=True), [("status", "--json"), ("status",)]))
 
 
 def test_make_deploy_creates_missing_blocks_and_keeps_edited_ones(no_blocks, settings, s3_endpoint, monkeypatch):
@@ -155,14 +163,14 @@ def test_a_worker_without_secrets_runs_from_blocks_rotation_is_one_clear_line_an
                            "RUSTFS_ACCESS_KEY": auth_s3.access_key, "RUSTFS_SECRET_KEY": auth_s3.secret_key,
                            "GEOCODER_API_KEY": GEOCODER_KEY}.items():
             monkeypatch.setenv(key, value)
-        deployed = bootstrap()
         # the worker: no bucket, database or key in its environment, only what is no secret
         worker_env = {k: v for k, v in os.environ.items()
                       if not k.startswith("RUSTFS_") and k not in ("DATABASE_URL", "GEOCODER_API_KEY")}
         worker_env.update(GEOCODER_PROVIDER="locationiq", GEOCODER_URL=geocoder.url,
                           GEOCODER_MIN_DELAY_SECONDS="0.01", GEOCODER_RUN_BUDGET="3")
-        with running_worker(output_dir / "worker-blocks.log", env=worker_env):
-            completed = {name: state_of(run(name)) for name in DEPLOYMENTS}
+        with bootstrapped_worker(output_dir / "worker-blocks.log", env=worker_env) as (_, deployed):
+            runs = finished(*map(start, DEPLOYMENTS))  # together, as their schedules start them
+            completed = {name: state_of(flow_run) for name, flow_run in zip(DEPLOYMENTS, runs, strict=True)}
             assert {state for state, _ in completed.values()} == {StateType.COMPLETED}, completed
             assert table_state(db, "inc") == oracle.replay(inc_files[:2])
             assert table_state(db, "crq") == oracle.replay(crq_files[:2])
@@ -188,8 +196,7 @@ def test_a_worker_without_secrets_runs_from_blocks_rotation_is_one_clear_line_an
 
         # the command line, with the same secrets in its environment and in the blocks
         upload(s3, settings.s3_bucket, "crq", crq_files[2:3])
-        outputs = [run_cli("ingest", "crq", check=True), run_cli("status", check=True),
-                   run_cli("status", "--json", check=True)]
+        outputs = [run_cli("ingest", "crq", check=True), *both_status_outputs()]  # status after the ingest
 
     for name in NAMES:  # make deploy made them from its environment
         assert f"block {name}: created from the environment" in deployed

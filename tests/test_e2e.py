@@ -30,6 +30,7 @@ from prefect.client.schemas.objects import StateType
 from prefect.client.schemas.sorting import ArtifactSort
 from prefect.deployments import run_deployment
 
+from deployments.bootstrap import ensure_work_pool
 from fleettickets.datasets import EAT
 from tasks.blocks import delete_blocks
 from tests import oracle
@@ -59,7 +60,9 @@ def running_worker(log: Path, bin_dir: Path = VENV_BIN, cwd: Path = REPO, env: d
     with log.open("w") as out:
         proc = subprocess.Popen(
             [str(bin_dir / "prefect"), "worker", "start", "--pool", "fleettickets", "--work-queue", QUEUE, *options],
-            cwd=cwd, env={**(env or os.environ), "PREFECT_RUNNER_HEARTBEAT_FREQUENCY": "30"},
+            # polls its queue every second (Prefect's default is 10 s): the same pick-up, sooner
+            cwd=cwd, env={**(env or os.environ), "PREFECT_RUNNER_HEARTBEAT_FREQUENCY": "30",
+                          "PREFECT_WORKER_QUERY_SECONDS": "1"},
             stdout=out, stderr=subprocess.STDOUT,
         )
     try:
@@ -67,6 +70,15 @@ def running_worker(log: Path, bin_dir: Path = VENV_BIN, cwd: Path = REPO, env: d
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+@contextmanager
+def bootstrapped_worker(log: Path, env: dict[str, str] | None = None) -> Iterator[tuple[subprocess.Popen, str]]:
+    """`running_worker` started beside the bootstrap (each is mostly Python importing Prefect), so the
+    worker is up sooner; yields the worker and what the bootstrap printed, once the bootstrap is done."""
+    ensure_work_pool()  # the bootstrap's first step, first: the worker starts on the pool
+    with running_worker(log, env=env) as proc:
+        yield proc, bootstrap()
 
 
 def prefect_state() -> dict:
@@ -108,7 +120,26 @@ def wait_scheduled_runs(minimum: int = 3, seconds: float = 60) -> dict:
 
 
 def run(name: str, **parameters) -> object:
-    return run_deployment(name, parameters=parameters, work_queue_name=QUEUE, timeout=300)
+    # polled every half second (Prefect's default is 5 s): returns soon after the run ends
+    return run_deployment(name, parameters=parameters, work_queue_name=QUEUE, timeout=300, poll_interval=0.5)
+
+
+def start(name: str, **parameters) -> object:
+    """A run of the deployment, created now and not waited for."""
+    return run_deployment(name, parameters=parameters, work_queue_name=QUEUE, timeout=0)
+
+
+def finished(*flow_runs) -> list:
+    """The runs, each read again once it has ended (or after 300 s): runs started together run side by side."""
+    deadline = time.monotonic() + 300
+    done = []
+    with get_client(sync_client=True) as client:
+        for flow_run in flow_runs:
+            while not (flow_run.state and flow_run.state.is_final()) and time.monotonic() < deadline:
+                time.sleep(0.5)
+                flow_run = client.read_flow_run(flow_run.id)
+            done.append(flow_run)
+    return done
 
 
 def latest_artifact(key: str):
@@ -122,9 +153,8 @@ def worker(settings, output_dir: Path):
     # The bootstrap creates the blocks from this test's environment (its own bucket); none may
     # outlive the test, or the next test's runs would read this one's bucket from them.
     delete_blocks()
-    bootstrap()
     try:
-        with running_worker(output_dir / "worker.log") as proc:
+        with bootstrapped_worker(output_dir / "worker.log") as (proc, _):
             yield proc
     finally:
         delete_blocks()
@@ -141,7 +171,7 @@ def test_deployments_run_through_the_worker(db, database, settings, s3, worker, 
     upload(s3, settings.s3_bucket, "crq", crq_files)
 
     # both deployments run through the worker to Completed, with telling names
-    runs = {name: run(name) for name in DEPLOYMENTS}
+    runs = dict(zip(DEPLOYMENTS, finished(*map(start, DEPLOYMENTS)), strict=True))  # as their schedules start them
     for name, flow_run in runs.items():
         assert state_of(flow_run)[0] == StateType.COMPLETED, (name, state_of(flow_run))
     assert table_state(db, "inc") == oracle.replay(inc_files)
@@ -235,7 +265,7 @@ def test_ui_retry_after_quarantine_completes_the_stream(db, settings, s3, worker
     assert retry.returncode == 0, retry.stdout + retry.stderr
     deadline = time.monotonic() + 180
     while state_of(failed)[0] != StateType.COMPLETED and time.monotonic() < deadline:
-        time.sleep(1)
+        time.sleep(0.2)
     assert state_of(failed)[0] == StateType.COMPLETED  # the same flow run, retried
     assert table_state(db, "inc") == oracle.replay([baseline, *rest])
     assert [r[0].rsplit("/", 1)[1] for r in ledger(db, "inc")] == [p.name for p in [baseline, *rest]]

@@ -11,6 +11,9 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -33,16 +36,32 @@ PG = f"{_ADMIN.get('host', '127.0.0.1')}:{_ADMIN.get('port', '5432')}"
 TEST_DSN_WITH_PASSWORD = make_url(TEST_DSN).set(password=PASSWORD).render_as_string(hide_password=False)
 
 
-def cli(*args: str, env: dict[str, str | None] | None = None, timeout: float = 240) -> subprocess.CompletedProcess:
-    """`fleettickets ARGS` with the test environment, changed by `env` (None removes a variable)."""
+def cli_env(env: dict[str, str | None] | None = None) -> dict[str, str]:
+    """The test environment, changed by `env` (None removes a variable)."""
     full = {**os.environ, "DATABASE_URL": TEST_DSN_WITH_PASSWORD}
     for key, value in (env or {}).items():
         if value is None:
             full.pop(key, None)
         else:
             full[key] = value
+    return full
+
+
+def cli(*args: str, env: dict[str, str | None] | None = None, timeout: float = 240) -> subprocess.CompletedProcess:
+    """`fleettickets ARGS` with the test environment, changed by `env` (None removes a variable)."""
+    return run_with(args, cli_env(env), timeout)
+
+
+def run_with(args: tuple[str, ...], full_env: dict[str, str], timeout: float = 240) -> subprocess.CompletedProcess:
     return subprocess.run([str(VENV_BIN / "fleettickets"), *args], capture_output=True, text=True,
-                          timeout=timeout, env=full, cwd=REPO)
+                          timeout=timeout, env=full_env, cwd=REPO)
+
+
+@contextmanager
+def cli_in_background(*args: str, env: dict[str, str | None] | None = None) -> Iterator[Future]:
+    """`cli(...)` started now in a thread (its environment read now), waited for when the block ends."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        yield pool.submit(run_with, args, cli_env(env))
 
 
 def one_clean_error(proc: subprocess.CompletedProcess, *fragments: str, code: int = 1,
@@ -83,22 +102,85 @@ def wrong_database(case: str, refusing_pg: PasswordRefusingServer) -> tuple[str,
     }[case]
 
 
+WRONG_DATABASES = ["connection refused", "unknown database", "bad password", "malformed URL"]
+BAD_SETTINGS = [
+    (["status"], {"GEOCODER_GUARD_KM": "abc"}, "Error: GEOCODER_GUARD_KM must be a number, got 'abc'"),
+    (["migrate"], {"GEOCODER_DAILY_BUDGET": "-5"}, "Error: GEOCODER_DAILY_BUDGET must not be negative, got '-5'"),
+    (["ingest", "inc"], {"GEOCODER_PROVIDER": "google"},
+     "Error: GEOCODER_PROVIDER must be one of offline, locationiq, nominatim, got 'google'"),
+    (["ingest", "inc"], {"RUSTFS_ENDPOINT_URL": "not a url"},
+     "Error: RUSTFS_ENDPOINT_URL must be an http(s) URL such as http://127.0.0.1:9000, got 'not a url'"),
+    (["quarantine", "inc", "x.csv"], {"RUSTFS_ENDPOINT_URL": "not a url"},
+     "Error: RUSTFS_ENDPOINT_URL must be an http(s) URL such as http://127.0.0.1:9000, got 'not a url'"),
+]
+
+
+def settings_only_key(name: str, params: dict) -> tuple | None:
+    """The key of a test case whose command needs nothing but the settings it names (or None)."""
+    if name == "test_a_wrong_database_is_one_line_without_the_password":
+        return ("wrong database", params["command"], params["case"])
+    if name == "test_debug_shows_the_traceback":
+        return ("debug",)
+    if name == "test_a_bad_setting_names_the_variable":
+        return ("bad setting", *params["command"], *params["env"])
+    return None
+
+
+def settings_only_commands(refusing_pg: PasswordRefusingServer) -> dict[tuple, tuple[tuple[str, ...], dict]]:
+    """key -> (arguments, environment changes) of every such case."""
+    def url(case: str) -> dict[str, str]:
+        return {"DATABASE_URL": wrong_database(case, refusing_pg)[0]}
+
+    commands = {("debug",): (("--debug", "migrate"), url("malformed URL"))}
+    for command in ("migrate", "status"):
+        for case in WRONG_DATABASES:
+            commands[("wrong database", command, case)] = ((command,), url(case))
+    for command, env, _ in BAD_SETTINGS:
+        commands[("bad setting", *command, *env)] = (
+            tuple(command), {"DATABASE_URL": f"postgresql://postgres:{PASSWORD}@{PG}/x", **env})
+    return commands
+
+
+@pytest.fixture(scope="module")
+def settings_only_runs(request, prefect_server, refusing_pg) -> Iterator[dict[tuple, Future]]:
+    """The commands of the cases collected here that need nothing but their settings, started a few
+    at a time in the order the cases run; each case waits for its own.
+
+    Each is the same `fleettickets` subprocess, with the same arguments and environment (read
+    now), as when run alone; most of each one's time is Python importing Prefect on one CPU, so
+    they share the machine's CPUs. These cases are next to each other in this file, so none
+    overlaps another test.
+    """
+    commands = settings_only_commands(refusing_pg)
+    keys = [settings_only_key(item.originalname, item.callspec.params if hasattr(item, "callspec") else {})
+            for item in request.session.items if item.module is request.module]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        yield {key: pool.submit(run_with, commands[key][0], cli_env(commands[key][1]))
+               for key in dict.fromkeys(keys) if key is not None}
+        # leaving the block waits for any command whose case did not run (-x, a failure)
+
+
 @pytest.mark.parametrize("command", ["migrate", "status"])
-@pytest.mark.parametrize("case", ["connection refused", "unknown database", "bad password", "malformed URL"])
-def test_a_wrong_database_is_one_line_without_the_password(prefect_server, refusing_pg, command, case):
-    dsn, says = wrong_database(case, refusing_pg)
-    proc = cli(command, env={"DATABASE_URL": dsn})
+@pytest.mark.parametrize("case", WRONG_DATABASES)
+def test_a_wrong_database_is_one_line_without_the_password(settings_only_runs, refusing_pg, command, case):
+    _, says = wrong_database(case, refusing_pg)
+    proc = settings_only_runs[("wrong database", command, case)].result()  # `fleettickets COMMAND`, a wrong URL
     one_clean_error(proc, says)
     if case == "bad password":
         assert PASSWORD in refusing_pg.passwords  # the password was really sent, and refused
 
 
-def test_debug_shows_the_traceback(prefect_server, refusing_pg):
-    dsn, _ = wrong_database("malformed URL", refusing_pg)
-    proc = cli("--debug", "migrate", env={"DATABASE_URL": dsn})
+def test_debug_shows_the_traceback(settings_only_runs):
+    proc = settings_only_runs[("debug",)].result()  # `fleettickets --debug migrate`, a malformed DATABASE_URL
     assert proc.returncode == 1
     assert "Traceback (most recent call last)" in proc.stderr and "ConfigurationError" in proc.stderr
     assert PASSWORD not in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(("command", "env", "last_line"), BAD_SETTINGS)
+def test_a_bad_setting_names_the_variable(settings_only_runs, command, env, last_line):
+    proc = settings_only_runs[("bad setting", *command, *env)].result()  # `fleettickets COMMAND` with `env`
+    assert one_clean_error(proc) == last_line
 
 
 def test_a_database_refused_inside_a_run_keeps_the_password_out_of_prefect(
@@ -131,27 +213,12 @@ def test_a_database_refused_inside_a_run_keeps_the_password_out_of_prefect(
     assert PASSWORD not in (output_dir / "prefect-server.log").read_text()
 
 
-@pytest.mark.parametrize(("command", "env", "last_line"), [
-    (["status"], {"GEOCODER_GUARD_KM": "abc"}, "Error: GEOCODER_GUARD_KM must be a number, got 'abc'"),
-    (["migrate"], {"GEOCODER_DAILY_BUDGET": "-5"}, "Error: GEOCODER_DAILY_BUDGET must not be negative, got '-5'"),
-    (["ingest", "inc"], {"GEOCODER_PROVIDER": "google"},
-     "Error: GEOCODER_PROVIDER must be one of offline, locationiq, nominatim, got 'google'"),
-    (["ingest", "inc"], {"RUSTFS_ENDPOINT_URL": "not a url"},
-     "Error: RUSTFS_ENDPOINT_URL must be an http(s) URL such as http://127.0.0.1:9000, got 'not a url'"),
-    (["quarantine", "inc", "x.csv"], {"RUSTFS_ENDPOINT_URL": "not a url"},
-     "Error: RUSTFS_ENDPOINT_URL must be an http(s) URL such as http://127.0.0.1:9000, got 'not a url'"),
-])
-def test_a_bad_setting_names_the_variable(prefect_server, command, env, last_line):
-    proc = cli(*command, env={"DATABASE_URL": f"postgresql://postgres:{PASSWORD}@{PG}/x", **env})
-    assert one_clean_error(proc) == last_line
-
-
 def test_an_unreachable_prefect_api_is_one_line(database, settings):
     down = f"http://127.0.0.1:{_free_port()}/api"
-    one_clean_error(cli("ingest", "inc", env={"PREFECT_API_URL": down}),
-                    f"cannot reach the Prefect API at {down} (PREFECT_API_URL")
-    # status still shows the database and the bucket, and says why no block was read
-    shown = cli("status", env={"PREFECT_API_URL": down})
+    with cli_in_background("ingest", "inc", env={"PREFECT_API_URL": down}) as ingest:  # the two do not interact
+        # status still shows the database and the bucket, and says why no block was read
+        shown = cli("status", env={"PREFECT_API_URL": down})
+    one_clean_error(ingest.result(), f"cannot reach the Prefect API at {down} (PREFECT_API_URL")
     assert shown.returncode == 0, shown.stderr
     assert f"blocks not read: cannot reach the Prefect API at {down}" in shown.stdout
     assert "Traceback" not in shown.stdout + shown.stderr and PASSWORD not in shown.stdout + shown.stderr
@@ -183,8 +250,9 @@ def failed_once(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> Storage
 def test_a_missing_bucket_fails_at_once(db, settings, s3_endpoint, monkeypatch):
     env = {"RUSTFS_BUCKET": "fleettickets-no-such-bucket"}
     says = f"bucket fleettickets-no-such-bucket does not exist at {s3_endpoint}: create it, or fix RUSTFS_BUCKET"
-    assert str(failed_once(monkeypatch, env)) == says
-    one_clean_error(cli("ingest", "inc", env=env), says)
+    with cli_in_background("ingest", "inc", env=env) as command:  # its own run, while the in-process one fails
+        assert str(failed_once(monkeypatch, env)) == says
+    one_clean_error(command.result(), says)
 
 
 @pytest.mark.parametrize("case", ["wrong secret key", "unknown access key", "no permission"])
@@ -201,9 +269,10 @@ def test_refused_credentials_fail_at_once_and_name_the_setting(db, settings, aut
         "no permission": (auth_s3.denied_access_key, auth_s3.denied_secret_key, "AccessDenied"),
     }[case]
     env = {"RUSTFS_ENDPOINT_URL": auth_s3.url, "RUSTFS_ACCESS_KEY": access, "RUSTFS_SECRET_KEY": secret}
-    error = failed_once(monkeypatch, env)
+    with cli_in_background("ingest", "inc", env=env) as command:  # its own run, while the in-process one fails
+        error = failed_once(monkeypatch, env)
     assert f"({code})" in str(error) and "RUSTFS_ACCESS_KEY and RUSTFS_SECRET_KEY" in str(error)
-    one_clean_error(cli("ingest", "inc", env=env), f"({code})", "RUSTFS_ACCESS_KEY and RUSTFS_SECRET_KEY",
+    one_clean_error(command.result(), f"({code})", "RUSTFS_ACCESS_KEY and RUSTFS_SECRET_KEY",
                     secrets=(secret, auth_s3.secret_key, PASSWORD))
 
 

@@ -28,7 +28,7 @@ from prefect.client.schemas.sorting import FlowRunSort
 
 from tests.conftest import run_cli
 from tests.helpers import upload
-from tests.test_e2e import bootstrap, run, running_worker, state_of
+from tests.test_e2e import bootstrapped_worker, run, state_of
 
 DROPPED = "has no ticket_id; dropped"
 
@@ -54,7 +54,7 @@ def library_records(flow_run_id, seconds: float = 30) -> list[tuple[str, str]]:
         found = [(log.name, log.message) for log in logs if log.name.startswith("fleettickets")]
         if found or time.monotonic() > deadline:
             return found
-        time.sleep(1)
+        time.sleep(0.2)
 
 
 @pytest.fixture
@@ -64,9 +64,8 @@ def broken_baseline(inc_files, tmp_path: Path) -> Path:
 
 def test_a_deployment_runs_library_warnings_are_in_its_logs(settings, s3, broken_baseline, output_dir):
     upload(s3, settings.s3_bucket, "inc", [broken_baseline])
-    bootstrap()
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_LOGGING_EXTRA_LOGGERS"}  # from prefect.yaml alone
-    with running_worker(output_dir / "logs-worker.log", env=env):
+    with bootstrapped_worker(output_dir / "logs-worker.log", env=env):
         flow_run = run("ingest-inc/scheduled", geocode=False)
     assert state_of(flow_run)[0] == StateType.COMPLETED, state_of(flow_run)
 
