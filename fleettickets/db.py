@@ -155,3 +155,10 @@ def advisory_lock(conn: psycopg.Connection, name: str, *, wait: bool) -> Iterato
     finally:
         if got and not conn.closed:
             conn.execute(load_sql("advisory_unlock.sql"), {"key": key})
+
+
+@contextmanager
+def hold_writer_lock(conn: psycopg.Connection, dataset: Dataset, *, wait: bool) -> Iterator[WriterLock | None]:
+    """The dataset's writer lock on this session while the block runs (None: another session holds it)."""
+    with advisory_lock(conn, dataset.lock_name, wait=wait) as locked:
+        yield WriterLock(lock_key(dataset.lock_name), conn.info.backend_pid) if locked else None

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from fleettickets.datasets import EAT
@@ -15,6 +16,14 @@ class Freshness:
     stale: bool
     message: str
     age_minutes: float | None
+    newest_file_ts: datetime | None = None  # the newest file seen: applied (the watermark) or listed
+
+
+def stream_freshness(watermark: datetime | None, listed: Iterable[datetime], now: datetime,
+                     stale_after_minutes: int) -> Freshness:
+    """check_freshness of the newest file a run saw, applied or still listed."""
+    newest = max(filter(None, [watermark, *listed]), default=None)
+    return replace(check_freshness(newest, now, stale_after_minutes), newest_file_ts=newest)
 
 
 def check_freshness(newest_file_ts: datetime | None, now: datetime, stale_after_minutes: int) -> Freshness:

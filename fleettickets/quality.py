@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
+
+from fleettickets.apply import FileResult
 
 # Proportions hold for baselines; a delta is too small and too skewed to judge.
 BASELINE_MIN_ROWS = 5_000
@@ -28,13 +30,13 @@ EXPECTATIONS = {
 }
 
 
-def file_quality(file: dict[str, Any]) -> list[dict[str, Any]]:
-    """Rows of the data-quality table for one applied file (FileResult.as_dict())."""
-    transform, quality = file["transform"], file["quality"]
-    data_rows = transform["rows_read"] - transform["dropped_sentinel"]
+def file_quality(file: FileResult) -> list[dict[str, Any]]:
+    """Rows of the data-quality table (an artifact's table) for one applied file."""
+    transform, quality = file.transform, file.quality
+    data_rows = transform.rows_read - transform.dropped_sentinel
     kept = quality.get("kept_rows", 0)
     observed = {
-        "alarm_share": transform["dropped_alarm"] / data_rows if data_rows else 0.0,
+        "alarm_share": transform.dropped_alarm / data_rows if data_rows else 0.0,
         "null_assigned_team": quality.get("null_assigned_team", 0) / kept if kept else 0.0,
         "null_created_at_service": quality.get("null_created_at_service", 0) / kept if kept else 0.0,
     }
@@ -43,30 +45,30 @@ def file_quality(file: dict[str, Any]) -> list[dict[str, Any]]:
     for key, exp in EXPECTATIONS.items():
         ok = exp.check(observed[key])
         rows.append({
-            "file": file["source_key"].rsplit("/", 1)[-1],
+            "file": file.source_key.rsplit("/", 1)[-1],
             "check": exp.name,
             "observed": f"{observed[key]:.1%}",
             "expected": f"{exp.expected:.0%} ± {exp.tolerance:.0%}",
             "flag": ("DRIFT" if not ok else "ok") if judged else "n/a (delta)",
         })
     rows.append(_content_lag_row(file))
-    nul_cells = transform.get("nul_cells", 0)
+    nul_cells = transform.nul_cells
     rows.append({"file": rows[0]["file"], "check": "cells with a NUL character (removed, row kept)",
                  "observed": str(nul_cells), "expected": "0", "flag": "DRIFT" if nul_cells else "ok"})
     return rows
 
 
-def _content_lag_row(file: dict[str, Any]) -> dict[str, Any]:
-    newest = file["quality"].get("newest_updated_at")
-    name = file["source_key"].rsplit("/", 1)[-1]
+def _content_lag_row(file: FileResult) -> dict[str, Any]:
+    newest = file.quality.get("newest_updated_at")
+    name = file.source_key.rsplit("/", 1)[-1]
     if not newest:
         return {"file": name, "check": "content lag", "observed": "no updated_at",
                 "expected": f"< {CONTENT_LAG_LIMIT.days} d", "flag": "DRIFT"}
-    lag = datetime.fromisoformat(file["file_ts"]) - datetime.fromisoformat(newest)
+    lag = file.file_ts - newest
     flag = "ok" if timedelta(hours=-1) <= lag <= CONTENT_LAG_LIMIT else "DRIFT"
     return {"file": name, "check": "content lag", "observed": f"{lag / timedelta(hours=1):.1f} h",
             "expected": f"< {CONTENT_LAG_LIMIT.days} d", "flag": flag}
 
 
-def quality_rows(files: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def quality_rows(files: list[FileResult]) -> list[dict[str, Any]]:
     return [row for f in files for row in file_quality(f)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -23,6 +23,35 @@ class Status(StrEnum):
     LOCKED = "locked"  # another run holds the writer lock
 
 
+@dataclass(frozen=True)
+class Totals:
+    """A run's counts over its applied files (field order: the JSON's key order)."""
+
+    rows_read: int = 0
+    dropped_alarm: int = 0
+    dropped_sentinel: int = 0
+    dropped_invalid: int = 0
+    duplicates: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    stale: int = 0
+    history_rows: int = 0
+    nul_cells: int = 0
+
+    @classmethod
+    def of(cls, files: list[FileResult]) -> Totals:
+        t = [f.transform for f in files]
+        return cls(
+            rows_read=sum(x.rows_read for x in t), dropped_alarm=sum(x.dropped_alarm for x in t),
+            dropped_sentinel=sum(x.dropped_sentinel for x in t), dropped_invalid=sum(x.dropped_invalid for x in t),
+            duplicates=sum(f.duplicates for f in files), inserted=sum(f.inserted for f in files),
+            updated=sum(f.updated for f in files), unchanged=sum(f.unchanged for f in files),
+            stale=sum(f.stale for f in files), history_rows=sum(f.history_rows for f in files),
+            nul_cells=sum(x.nul_cells for x in t),
+        )
+
+
 @dataclass
 class RunSummary:
     dataset: str
@@ -39,10 +68,33 @@ class RunSummary:
     seconds: float = 0.0
     geocoding: GeocodingReport | None = None  # when the run geocoded
 
-    def total(self, name: str) -> int:
-        if name in {"rows_read", "dropped_sentinel", "dropped_alarm", "dropped_invalid", "rows_staged", "nul_cells"}:
-            return sum(getattr(f.transform, name) for f in self.files)
-        return sum(getattr(f, name) for f in self.files)
+    @classmethod
+    def start(cls, dataset: str, *, reseed: bool, dry_run: bool) -> RunSummary:
+        return cls(dataset, Mode.DRY_RUN if dry_run else Mode.RESEED if reseed else Mode.NORMAL)
+
+    @property
+    def dry_run(self) -> bool:
+        return self.mode is Mode.DRY_RUN
+
+    @property
+    def totals(self) -> Totals:
+        return Totals.of(self.files)
+
+    @property
+    def files_applied(self) -> int:
+        return len(self.files)
+
+    @property
+    def files_archived_only(self) -> int:
+        return len(self.archived_only)
+
+    @property
+    def files_late(self) -> int:
+        return len(self.late_files)
+
+    @property
+    def keys_skipped(self) -> int:
+        return len(self.skipped_keys)
 
     @property
     def late_files(self) -> list[str]:
@@ -55,10 +107,7 @@ class RunSummary:
         return self
 
     def as_dict(self) -> dict:
-        totals = [
-            "rows_read", "dropped_alarm", "dropped_sentinel", "dropped_invalid", "duplicates",
-            "inserted", "updated", "unchanged", "stale", "history_rows", "nul_cells",
-        ]
+        """The JSON shape (the last run on import_meta): not a hand-off between layers."""
         return {
             "dataset": self.dataset,
             "mode": self.mode,
@@ -67,49 +116,44 @@ class RunSummary:
             "seconds": self.seconds,
             "watermark_before": self.watermark_before,
             "watermark_after": self.watermark_after,
-            "files_applied": len(self.files),
-            "files_archived_only": len(self.archived_only),
-            "files_late": len(self.late_files),
-            "keys_skipped": len(self.skipped_keys),
+            "files_applied": self.files_applied,
+            "files_archived_only": self.files_archived_only,
+            "files_late": self.files_late,
+            "keys_skipped": self.keys_skipped,
             "held_keys": self.held_keys,
-            **{name: self.total(name) for name in totals},
+            **asdict(self.totals),
             "error": self.error,
             "geocoding": self.geocoding.as_dict() if self.geocoding else None,
             "files": [f.as_dict() for f in self.files],
         }
 
     def render(self) -> str:
-        return render_summary(self.as_dict())
+        """The one-screen summary the CLI prints and the UI shows."""
+        t = self.totals
+        verb = "would apply" if self.dry_run else "applied"
+        lines = [
+            f"ingest {self.dataset} ({self.mode}): {self.status} in {self.seconds:.1f}s",
+            f"  files {verb}: {self.files_applied}  archived only: {self.files_archived_only}"
+            f"  late: {self.files_late}  non-change keys skipped: {self.keys_skipped}",
+            f"  rows read: {t.rows_read}  alarms dropped: {t.dropped_alarm}"
+            f"  sentinels dropped: {t.dropped_sentinel}  without id: {t.dropped_invalid}"
+            f"  duplicates: {t.duplicates}",
+            f"  inserted: {t.inserted}  updated: {t.updated}  unchanged: {t.unchanged}"
+            f"  stale (older than table): {t.stale}  history rows: {t.history_rows}",
+            f"  watermark: {self.watermark_before or '-'} -> {self.watermark_after or '-'}",
+        ]
+        lines += [f"  held back (dated ahead of now, not applied): {key}" for key in self.held_keys]
+        lines += [_file_line(f) for f in self.files[:12]]
+        if len(self.files) > 12:
+            lines.append(f"    ... and {len(self.files) - 12} more files")
+        if self.geocoding:
+            lines.append(self.geocoding.render())
+        if self.error:
+            lines.append(f"  error: {self.error}")
+        return "\n".join(lines)
 
 
-def render_summary(s: dict) -> str:
-    """The one-screen summary (from RunSummary.as_dict()) the CLI prints and the UI shows."""
-    verb = "would apply" if s["mode"] == "dry-run" else "applied"
-    lines = [
-        f"ingest {s['dataset']} ({s['mode']}): {s['status']} in {s['seconds']:.1f}s",
-        f"  files {verb}: {s['files_applied']}  archived only: {s['files_archived_only']}"
-        f"  late: {s['files_late']}  non-change keys skipped: {s['keys_skipped']}",
-        f"  rows read: {s['rows_read']}  alarms dropped: {s['dropped_alarm']}"
-        f"  sentinels dropped: {s['dropped_sentinel']}  without id: {s['dropped_invalid']}"
-        f"  duplicates: {s['duplicates']}",
-        f"  inserted: {s['inserted']}  updated: {s['updated']}  unchanged: {s['unchanged']}"
-        f"  stale (older than table): {s['stale']}  history rows: {s['history_rows']}",
-        f"  watermark: {s['watermark_before'] or '-'} -> {s['watermark_after'] or '-'}",
-    ]
-    for key in s.get("held_keys", []):
-        lines.append(f"  held back (dated ahead of now, not applied): {key}")
-    for f in s["files"][:12]:
-        dropped = f["transform"]["dropped_alarm"] + f["transform"]["dropped_sentinel"]
-        lines.append(
-            f"    {f['source_key']}: +{f['inserted']} ~{f['updated']} ={f['unchanged']}"
-            f" stale {f['stale']} dropped {dropped}" + (" (late)" if f["late"] else "")
-        )
-    if len(s["files"]) > 12:
-        lines.append(f"    ... and {len(s['files']) - 12} more files")
-    if s.get("geocoding"):
-        lines.append(GeocodingReport.from_dict(s["geocoding"]).render())
-    if s["error"]:
-        lines.append(f"  error: {s['error']}")
-    return "\n".join(lines)
-
-
+def _file_line(f: FileResult) -> str:
+    dropped = f.transform.dropped_alarm + f.transform.dropped_sentinel
+    return (f"    {f.source_key}: +{f.inserted} ~{f.updated} ={f.unchanged}"
+            f" stale {f.stale} dropped {dropped}" + (" (late)" if f.late else ""))

@@ -5,30 +5,29 @@ Each step is one line; the work is in tasks/ (thin) and fleettickets/ (the logic
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from functools import partial
 
 from prefect import flow, get_run_logger
 
 from fleettickets.apply import WriterLockLost
 from fleettickets.config import Settings
-from fleettickets.datasets import Dataset, get_dataset, parse_file_ts
-from fleettickets.db import WriterLock, advisory_lock, connect, lock_key
+from fleettickets.datasets import Dataset, get_dataset
+from fleettickets.db import WriterLock
 from fleettickets.errors import ChangeFileError
-from fleettickets.freshness import check_freshness
-from fleettickets.plan import Action, PlannedFile, hold_after, plan_files, republished_error, same_bytes_as_applied
-from fleettickets.stream_state import read_ledger, read_watermark, rebuild_done, rebuild_required, record_run
-from fleettickets.summary import Mode, RunSummary, Status
+from fleettickets.freshness import Freshness
+from fleettickets.plan import Action, PlannedFile, republished_error, same_bytes_as_applied
+from fleettickets.summary import RunSummary, Status
 from tasks.blocks import run_settings
 from tasks.geocode import run_geocoding
 from tasks.ingest import archive, archived_sha256, list_changes, load, object_sha256
 from tasks.report import Progress, name_flow_run, notify_failure, publish_run_artifacts
+from tasks.stream import check_stream_freshness, plan_stream, read_stream_state, record_run, writer_lock
 
 
 class IngestFailed(Exception):
     """The run stopped at a file; the message names the file and the reason."""
 
-    def __init__(self, message: str, summary: dict) -> None:
+    def __init__(self, message: str, summary: RunSummary) -> None:
         super().__init__(message)
         self.summary = summary
 
@@ -38,52 +37,38 @@ class SourceStale(IngestFailed):
 
 
 def ingest(dataset_name: str, reseed: bool, from_key: str | None, dry_run: bool, wait: bool,
-           geocode: bool) -> dict:
-    settings = run_settings()  # blocks, else the environment; read once per run
+           geocode: bool) -> RunSummary:
+    settings = run_settings()                                                    # blocks, else the environment
     dataset = get_dataset(dataset_name)
-    logger = get_run_logger()
-    summary = RunSummary(dataset.name, Mode.DRY_RUN if dry_run else Mode.RESEED if reseed else Mode.NORMAL)
-
-    with connect(settings.database_url, autocommit=True) as conn, \
-            advisory_lock(conn, dataset.lock_name, wait=wait) as locked:       # one writer per dataset
-        if not locked:
-            logger.warning("another ingest-%s run holds the writer lock; exiting", dataset.name)
-            return summary.finish(Status.LOCKED).as_dict()
-        lock = WriterLock(lock_key(dataset.lock_name), conn.info.backend_pid)
-        if rebuild_required(conn, dataset) and not dry_run:                      # an applied file left the
-            reseed, from_key, summary.mode = True, None, Mode.RESEED                #  stream: replay it all
-            logger.warning("an applied file was quarantined: replaying the whole %s stream", dataset.name)
-        summary.watermark_before = read_watermark(conn, dataset)
-        listing = list_changes(dataset, reseed, from_key)                        # list changes
-        summary.skipped_keys = listing.skipped
-        plan = plan_files(dataset, listing, read_ledger(conn, dataset),          # apply, replay, archive,
-                          summary.watermark_before, reseed=reseed,               #  verify or hold back
-                          hold_after=hold_after(datetime.now(UTC), settings.future_tolerance_minutes))
-        apply_in_order(settings, dataset, plan, summary, lock, dry_run)          # per file: download ->
-        summary.watermark_after = read_watermark(conn, dataset)                  #  transform -> apply -> archive
-        if summary.status is Status.RUNNING:
-            summary.finish(Status.COMPLETED)
-            if reseed and not from_key and not dry_run:
-                rebuild_done(conn, dataset)                                      # a full replay rebuilt it
-        if not dry_run:
-            record_run(conn, summary)                                            # last run on import_meta
-    if geocode and not dry_run and summary.status is not Status.LOCKED:                   # geocode clusters, locations;
-        summary.geocoding = run_geocoding(budget=settings.geocoder_run_budget)  # resolve geoms
-    newest = max(filter(None, [parse_file_ts(summary.watermark_after or ""),   # is the exporter keeping up?
-                               *(f.ts for f in listing.files)]), default=None)
-    freshness = check_freshness(newest, datetime.now(UTC), settings.stale_after_minutes)
+    summary = RunSummary.start(dataset.name, reseed=reseed, dry_run=dry_run)
+    with writer_lock(dataset, wait) as lock:                                     # one writer per dataset
+        if lock is None:                                                         #  another run holds it: exit
+            return summary.finish(Status.LOCKED)
+        state = read_stream_state(dataset, lock, summary, reseed, from_key)      # watermark, ledger, replay owed?
+        listing = list_changes(dataset, state.reseed, state.from_key)            # list changes
+        plan = plan_stream(dataset, listing, state, summary)                     # apply, replay, archive, verify, hold
+        apply_in_order(settings, dataset, plan, summary, lock, dry_run)          # per file: load -> archive
+        record_run(dataset, lock, summary, state)                                # watermark after, status, import_meta
+    if geocode and not dry_run:                                                  # geocode clusters, locations;
+        summary.geocoding = run_geocoding(budget=settings.geocoder_run_budget)  #  resolve geoms
+    freshness = check_stream_freshness(summary, listing)                         # is the exporter keeping up?
     name_flow_run(summary)                                                       # UI: run name
-    publish_run_artifacts(summary, freshness.message, newest)                    # UI: watermark, summary, quality, SLA
-    logger.info(summary.render())
+    publish_run_artifacts(summary, freshness)                                    # UI: watermark, summary, quality, SLA
+    get_run_logger().info(summary.render())                                      # the run's summary, once
+    stop_if_failed(dataset, summary, freshness)                                  # a stopped stream, a stale source
+    return summary
+
+
+def stop_if_failed(dataset: Dataset, summary: RunSummary, freshness: Freshness) -> None:
+    """Fail the run when the stream stopped at a file, or when the source has gone stale."""
     if summary.status is Status.FAILED:
         raise IngestFailed(
             f"ingest-{dataset.name} stopped at {summary.error}. Earlier files stayed committed;"
             f" fix the exporter or run: fleettickets quarantine {dataset.name} <key>",
-            summary.as_dict(),
+            summary,
         )
     if freshness.stale:
-        raise SourceStale(f"ingest-{dataset.name}: {freshness.message}", summary.as_dict())
-    return summary.as_dict()
+        raise SourceStale(f"ingest-{dataset.name}: {freshness.message}", summary)
 
 
 def apply_in_order(settings: Settings, dataset: Dataset, plan: list[PlannedFile], summary: RunSummary,
@@ -132,14 +117,14 @@ def check_identity(dataset: Dataset, planned: PlannedFile, sha256: str) -> None:
 
 @flow(name="ingest-inc", on_failure=[notify_failure], on_crashed=[notify_failure])
 def ingest_inc(reseed: bool = False, from_key: str | None = None, dry_run: bool = False,
-               geocode: bool = True, wait: bool = False) -> dict:
+               geocode: bool = True, wait: bool = False) -> RunSummary:
     """Apply the INC change stream (and record INC history), then place its tickets on the map."""
     return ingest("inc", reseed, from_key, dry_run, wait, geocode)
 
 
 @flow(name="ingest-crq", on_failure=[notify_failure], on_crashed=[notify_failure])
 def ingest_crq(reseed: bool = False, from_key: str | None = None, dry_run: bool = False,
-               geocode: bool = True, wait: bool = False) -> dict:
+               geocode: bool = True, wait: bool = False) -> RunSummary:
     """Apply the CRQ change stream, then place its tickets on the map."""
     return ingest("crq", reseed, from_key, dry_run, wait, geocode)
 

@@ -22,6 +22,7 @@ from prefect.client.orchestration import get_client
 from prefect.runtime import flow_run
 
 from fleettickets.datasets import eat_label, parse_file_ts
+from fleettickets.freshness import Freshness
 from fleettickets.quality import quality_rows
 from fleettickets.sla import load_sla_report
 from fleettickets.summary import Mode, RunSummary, Status
@@ -65,26 +66,26 @@ class Progress:
 
 
 @task(name="publish run artifacts", **TASK_DEFAULTS)
-def publish_run_artifacts(summary: RunSummary, freshness: str, newest_file_ts: datetime | None) -> None:
+def publish_run_artifacts(summary: RunSummary, freshness: Freshness) -> None:
     name = summary.dataset
-    files = summary.as_dict()["files"]
+    files = summary.files
     watermark = {"watermark": summary.watermark_after or "-", "eat_time": eat_label(summary.watermark_after),
-                 "lag_behind_newest_file": _lag(summary.watermark_after, newest_file_ts)}
+                 "lag_behind_newest_file": _lag(summary.watermark_after, freshness.newest_file_ts)}
     create_table_artifact(
         key=f"{name}-watermark",
         table=[
-            {**watermark, "file": f["source_key"], "etag": f["etag"], "rows_read": f["transform"]["rows_read"],
-             "inserted": f["inserted"], "updated": f["updated"], "late": f["late"]}
+            {**watermark, "file": f.source_key, "etag": f.etag, "rows_read": f.transform.rows_read,
+             "inserted": f.inserted, "updated": f.updated, "late": f.late}
             for f in files
         ] or [{**watermark, "file": "(no new files)"}],
         description=f"**{name} watermark**: `{summary.watermark_after or 'none yet'}`"
-                    f" ({eat_label(summary.watermark_after)}). Freshness: {freshness}."
+                    f" ({eat_label(summary.watermark_after)}). Freshness: {freshness.message}."
                     + "".join(f" **Held back** (dated ahead of now, not applied): `{key}`."
                               for key in summary.held_keys),
     )
     create_markdown_artifact(
         key=f"{name}-run-summary",
-        markdown="```\n" + summary.render() + "\n```\n\nFreshness: " + freshness,
+        markdown="```\n" + summary.render() + "\n```\n\nFreshness: " + freshness.message,
         description=f"ingest-{name} {summary.status}",
     )
     rows = quality_rows(files)

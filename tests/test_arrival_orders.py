@@ -28,6 +28,7 @@ import tasks.ingest
 from fleettickets import storage
 from fleettickets.datasets import get_dataset
 from fleettickets.quarantine import quarantine
+from fleettickets.summary import RunSummary
 from flows.ingest import INGEST_FLOWS, IngestFailed
 from tests.conftest import run_cli
 from tests.helpers import keys, ledger, table_state, watermark
@@ -63,7 +64,7 @@ def assert_in_order_replay(db: psycopg.Connection, s3: Any, bucket: str, accepte
         assert s3.get_object(Bucket=bucket, Key=PROCESSED + f.name)["Body"].read() == f.data
 
 
-def ingest(**params: Any) -> dict:
+def ingest(**params: Any) -> RunSummary:
     return INGEST_FLOWS["inc"](geocode=False, **params)
 
 
@@ -243,7 +244,7 @@ def run_until_settled(db: psycopg.Connection, s3: Any, bucket: str, quarantined:
                 ingest(reseed=True)
             quarantined.add(key.rsplit("/", 1)[1])
             continue
-        assert summary["status"] == "completed"
+        assert summary.status == "completed"
         if not keys(s3, bucket, CHANGES):
             return
     raise AssertionError(f"the stream did not settle: {keys(s3, bucket, CHANGES)}")
@@ -296,7 +297,7 @@ def test_a_crash_at_any_step_then_a_rerun_equals_a_clean_load(db, settings, s3, 
             ingest()
     assert crash.fired
 
-    assert ingest()["status"] == "completed"
+    assert ingest().status == "completed"
     assert keys(s3, settings.s3_bucket, CHANGES) == []
     assert {r[3] for r in ledger(db, "inc")} == {0}  # nothing applied twice
     assert_in_order_replay(db, s3, settings.s3_bucket, files)
@@ -316,7 +317,7 @@ def test_a_late_file_cannot_move_a_ticket_carried_unchanged_by_a_newer_file(db, 
     put(s3, settings.s3_bucket, late)
     summary = ingest()
 
-    assert summary["files_late"] == 1 and summary["stale"] == 3
+    assert summary.files_late == 1 and summary.totals.stale == 3
     assert {row["raw_status"] for row in table_state(db, "inc").values()} == {"NEW"}
     assert_in_order_replay(db, s3, settings.s3_bucket, [baseline, newer, late])
 
@@ -343,7 +344,7 @@ def test_the_same_bytes_uploaded_again_as_multipart_are_only_archived(db, settin
 
     summary = ingest()
 
-    assert summary["status"] == "completed" and summary["files_archived_only"] == 1
+    assert summary.status == "completed" and summary.files_archived_only == 1
     assert keys(s3, settings.s3_bucket, CHANGES) == []
     assert_in_order_replay(db, s3, settings.s3_bucket, [f])
 
@@ -361,7 +362,7 @@ def test_reseed_after_a_republished_key_never_overwrites_the_archived_original(d
 
     moved = run_cli("quarantine", "inc", second.name, check=True)
     assert f"{CHANGES}{second.name} -> {QUARANTINE}{second.name}" in moved.stdout
-    assert ingest(reseed=True)["status"] == "completed"
+    assert ingest(reseed=True).status == "completed"
     assert_in_order_replay(db, s3, settings.s3_bucket, [first, second])
     assert s3.get_object(Bucket=settings.s3_bucket, Key=QUARANTINE + second.name)["Body"].read() == (
         republished(second).data
@@ -376,7 +377,7 @@ def test_a_key_with_non_ascii_digits_is_not_a_change_file(db, settings, s3):
 
     summary = ingest()
 
-    assert summary["keys_skipped"] == 1 and summary["files_applied"] == 1
+    assert summary.keys_skipped == 1 and summary.files_applied == 1
     assert watermark(db, "inc") == CHANGES + real.name
     assert keys(s3, settings.s3_bucket, CHANGES) == [CHANGES + wide]
 
@@ -390,9 +391,9 @@ def test_a_file_dated_in_the_future_is_held_back_until_quarantined(db, settings,
 
     summary = ingest()
 
-    assert summary["held_keys"] == [CHANGES + future.name] and summary["files_applied"] == 1
+    assert summary.held_keys == [CHANGES + future.name] and summary.files_applied == 1
     put(s3, settings.s3_bucket, later)
-    assert ingest()["files_applied"] == 1  # real updates go on, the future file waits
+    assert ingest().files_applied == 1  # real updates go on, the future file waits
     assert_in_order_replay(db, s3, settings.s3_bucket, [baseline, later])
     status = run_cli("status", "--json", check=True)
     assert future.name in status.stdout
@@ -455,7 +456,7 @@ def test_a_nul_in_a_cell_is_removed_and_counted_and_long_cells_load(db, settings
 
     summary = ingest()
 
-    assert summary["status"] == "completed" and summary["files"][0]["transform"]["nul_cells"] == 1
+    assert summary.status == "completed" and summary.files[0].transform.nul_cells == 1
     state = table_state(db, "inc")
     assert state[TICKETS[0]]["summary"] == "fibrecut"
     assert len(state[TICKETS[1]]["summary"]) == 300_000

@@ -117,7 +117,7 @@ def test_killed_between_commit_and_archive_only_archives_on_rerun(db, settings, 
 
     summary = INGEST_FLOWS["inc"]()
 
-    assert summary["files_archived_only"] == 1 and summary["files_applied"] == len(inc_files) - 1
+    assert summary.files_archived_only == 1 and summary.files_applied == len(inc_files) - 1
     assert_clean_load(db, inc_files)
     assert {r[3] for r in ledger(db, "inc")} == {0}  # nothing applied twice
     assert keys(s3, settings.s3_bucket, CHANGES) == []
@@ -132,7 +132,7 @@ def test_s3_errors_mid_stream_are_retried(db, settings, s3, s3_endpoint, inc_fil
         monkeypatch.setenv("RUSTFS_ENDPOINT_URL", proxy.url)
         summary = INGEST_FLOWS["inc"]()
     assert flaky_get.hits >= 6  # five injected failures, then the real answer
-    assert summary["status"] == "completed"
+    assert summary.status == "completed"
     assert_clean_load(db, inc_files)
 
 

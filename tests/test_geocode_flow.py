@@ -18,8 +18,8 @@ def test_generated_exports_are_all_placed_offline(db, settings, s3, inc_files, c
     db.execute("TRUNCATE tickets.geo_locations, tickets.geo_clusters, tickets.geocoder_budget")
     upload(s3, settings.s3_bucket, "inc", inc_files)
     upload(s3, settings.s3_bucket, "crq", crq_files)
-    assert INGEST_FLOWS["inc"]()["status"] == "completed"
-    assert INGEST_FLOWS["crq"]()["status"] == "completed"
+    assert INGEST_FLOWS["inc"]().status == "completed"
+    assert INGEST_FLOWS["crq"]().status == "completed"
 
     report = geocode_flow().as_dict()
 
@@ -49,7 +49,7 @@ def test_geocode_command_and_status_show_coverage(db, settings, s3, crq_files):
     """In-process CliRunner: test_geocode_runs.py runs the command as a subprocess already."""
     db.execute("TRUNCATE tickets.geo_locations, tickets.geo_clusters, tickets.geocoder_budget")
     upload(s3, settings.s3_bucket, "crq", crq_files[:1])
-    assert INGEST_FLOWS["crq"]()["status"] == "completed"
+    assert INGEST_FLOWS["crq"]().status == "completed"
     runner = CliRunner()
 
     result = runner.invoke(main, ["geocode", "--budget", "0"])

@@ -26,8 +26,8 @@ def test_baseline_and_deltas_equal_an_independent_replay(db, settings, s3, inc_f
     upload(s3, settings.s3_bucket, "inc", inc_files)
     summary = INGEST_FLOWS["inc"]()
 
-    assert summary["status"] == "completed"
-    assert summary["files_applied"] == len(inc_files)
+    assert summary.status == "completed"
+    assert summary.files_applied == len(inc_files)
     assert table_state(db, "inc") == oracle.replay(inc_files)
     # every file archived after commit, nothing left behind
     assert keys(s3, settings.s3_bucket, "automations/inc/changes/") == []
@@ -40,7 +40,7 @@ def test_baseline_and_deltas_equal_an_independent_replay(db, settings, s3, inc_f
     for path in inc_files:
         with path.open(encoding="utf-8-sig", newline="") as f:
             data_rows += sum(1 for _ in csv.DictReader(f))
-    assert summary["rows_read"] == data_rows
+    assert summary.totals.rows_read == data_rows
 
 
 def test_rerun_rewrites_no_row(db, settings, s3, inc_files):
@@ -52,8 +52,8 @@ def test_rerun_rewrites_no_row(db, settings, s3, inc_files):
     upload(s3, settings.s3_bucket, "inc", inc_files)
     again = INGEST_FLOWS["inc"]()
 
-    assert again["files_applied"] == 0
-    assert again["files_archived_only"] == len(inc_files)
+    assert again.files_applied == 0
+    assert again.files_archived_only == len(inc_files)
     assert row_versions(db, "inc") == before
     assert history(db) == history_before
     assert keys(s3, settings.s3_bucket, "automations/inc/changes/") == []
@@ -63,9 +63,9 @@ def test_crq_runs_on_the_same_engine_without_history(db, settings, s3, crq_files
     upload(s3, settings.s3_bucket, "crq", crq_files)
     summary = INGEST_FLOWS["crq"]()
 
-    assert summary["status"] == "completed"
+    assert summary.status == "completed"
     assert table_state(db, "crq") == oracle.replay(crq_files)
-    assert summary["history_rows"] == 0 and history(db) == []
+    assert summary.totals.history_rows == 0 and history(db) == []
     assert watermark(db, "crq") == f"automations/crq/changes/{crq_files[-1].name}"
     assert watermark(db, "inc") is None
 
@@ -79,9 +79,9 @@ def test_byte_identical_delta_changes_nothing(db, settings, s3, inc_files):
     upload(s3, settings.s3_bucket, "inc", [inc_files[-1]], names=["2026-06-16T09-00-00.csv"])
     summary = INGEST_FLOWS["inc"]()
 
-    assert summary["files_applied"] == 1
-    assert summary["inserted"] == summary["updated"] == summary["history_rows"] == 0
-    assert summary["unchanged"] == len(oracle.read_file(inc_files[-1])) > 0
+    assert summary.files_applied == 1
+    assert summary.totals.inserted == summary.totals.updated == summary.totals.history_rows == 0
+    assert summary.totals.unchanged == len(oracle.read_file(inc_files[-1])) > 0
     assert table_state(db, "inc") == state_before and history(db) == history_before
     # An unchanged row still records that a newer file carried it (so no file dated in
     # between can win later); the tickets the file did not carry are not touched.
@@ -109,8 +109,8 @@ def test_late_files_never_regress_a_ticket(db, settings, s3, inc_files):
         if tid in newest and newest[tid] != row
     )
     assert expected_stale > 0, "the sample stream should revisit tickets"
-    assert summary["files_late"] == len(late) and all(f["late"] for f in summary["files"])
-    assert summary["stale"] == expected_stale  # rows the newer file had already moved on
+    assert summary.files_late == len(late) and all(f.late for f in summary.files)
+    assert summary.totals.stale == expected_stale  # rows the newer file had already moved on
     assert table_state(db, "inc") == oracle.replay(inc_files)  # same as a clean, in-order load
     assert watermark(db, "inc").endswith(last.name)  # never backwards
     flags = dict(db.execute("SELECT source_key, late FROM tickets.applied_files").fetchall())
@@ -124,13 +124,13 @@ def test_reseed_on_a_live_table_changes_nothing(db, settings, s3, inc_files):
 
     summary = INGEST_FLOWS["inc"](reseed=True)
 
-    assert summary["mode"] == "reseed" and summary["files_applied"] == len(inc_files)
-    assert summary["inserted"] == summary["updated"] == summary["history_rows"] == 0
+    assert summary.mode == "reseed" and summary.files_applied == len(inc_files)
+    assert summary.totals.inserted == summary.totals.updated == summary.totals.history_rows == 0
     assert row_versions(db, "inc") == before and history(db) == history_before
     assert {r[3] for r in ledger(db, "inc")} == {1}
 
     partial = INGEST_FLOWS["inc"](reseed=True, from_key=f"automations/inc/processed/{inc_files[2].name}")
-    assert [f["source_key"].rsplit("/", 1)[1] for f in partial["files"]] == [p.name for p in inc_files[2:]]
+    assert [f.source_key.rsplit("/", 1)[1] for f in partial.files] == [p.name for p in inc_files[2:]]
 
 
 def test_reseed_rebuilds_an_emptied_table(db, settings, s3, inc_files):
@@ -149,10 +149,10 @@ def test_dry_run_reports_and_writes_nothing(db, settings, s3, inc_files):
 
     summary = INGEST_FLOWS["inc"](dry_run=True)
 
-    assert summary["mode"] == "dry-run" and summary["files_applied"] == 2
-    first = summary["files"][0]
-    assert first["inserted"] == len(oracle.read_file(inc_files[0]))
-    assert first["transform"]["dropped_alarm"] > 0
+    assert summary.mode == "dry-run" and summary.files_applied == 2
+    first = summary.files[0]
+    assert first.inserted == len(oracle.read_file(inc_files[0]))
+    assert first.transform.dropped_alarm > 0
     assert table_state(db, "inc") == {} and ledger(db, "inc") == [] and watermark(db, "inc") is None
     last_run = db.execute("SELECT last_run_at FROM tickets.import_meta WHERE dataset = 'inc'").fetchone()
     assert last_run == (None,)
@@ -170,8 +170,8 @@ def test_non_change_keys_are_skipped_and_left_alone(db, settings, s3, inc_files,
 
     summary = INGEST_FLOWS["inc"]()
 
-    assert summary["files_applied"] == 1
-    assert summary["keys_skipped"] == len(junk)
+    assert summary.files_applied == 1
+    assert summary.keys_skipped == len(junk)
     assert keys(s3, settings.s3_bucket, prefix) == sorted(junk)
 
 

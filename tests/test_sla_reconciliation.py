@@ -566,7 +566,7 @@ def test_the_weekly_report_is_the_two_functions_side_by_side(db):
 def test_an_ingest_run_publishes_its_sla_artifact(db, settings, s3, tmp_path):
     """`inc-sla`, read back through the Prefect API after a real ingest run (CRQ runs the same code)."""
     upload(s3, settings.s3_bucket, "inc", write_stream("inc", tmp_path, rows=200, deltas=1, delta_rows=40, seed=31))
-    assert INGEST_FLOWS["inc"](geocode=False)["status"] == "completed"
+    assert INGEST_FLOWS["inc"](geocode=False).status == "completed"
     with get_client(sync_client=True) as client:
         (artifact,) = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["inc-sla"])),
                                             sort=ArtifactSort.CREATED_DESC, limit=1)

@@ -11,7 +11,7 @@ from fleettickets.cli import logs
 from fleettickets.cli.common import DATASET_ARG, debug, domain_errors, explain, resources
 from fleettickets.datasets import get_dataset
 from fleettickets.db import connect
-from fleettickets.summary import render_summary
+from fleettickets.summary import Status
 
 EXIT_STALE = 3  # files applied fine, but the exporter is late: a different page for the operator
 
@@ -39,7 +39,7 @@ def ingest(dataset: str, dry_run: bool, reseed: bool, from_key: str | None, no_g
                 result = INGEST_FLOWS[dataset](reseed=reseed, from_key=from_key, dry_run=dry_run,
                                                geocode=not no_geocode, wait=wait)
     except IngestFailed as exc:
-        click.echo(render_summary(exc.summary))
+        click.echo(exc.summary.render())
         error = click.ClickException(explain(exc))
         error.exit_code = EXIT_STALE if isinstance(exc, SourceStale) else 1
         raise error from None
@@ -49,8 +49,8 @@ def ingest(dataset: str, dry_run: bool, reseed: bool, from_key: str | None, no_g
         raise click.ClickException(
             f"ingest-{dataset} failed: {explain(exc)} (the flow run's logs have the details)"
         ) from None
-    click.echo(render_summary(result))
-    if result["status"] == "locked":
+    click.echo(result.render())
+    if result.status is Status.LOCKED:
         click.echo(f"another ingest of {dataset} is running; this run exited without changes")
 
 
@@ -74,4 +74,4 @@ def quarantine(dataset: str, key: str) -> None:
         from flows.temporary_server import prefect_runtime
 
         with domain_errors(), prefect_runtime():
-            click.echo(render_summary(INGEST_FLOWS[dataset](reseed=True, geocode=False)))
+            click.echo(INGEST_FLOWS[dataset](reseed=True, geocode=False).render())
