@@ -100,7 +100,10 @@ def prefect_runtime() -> Iterator[str | None]:
         from tasks.blocks import check_api
 
         check_api(url)  # one clean line instead of a traceback when the server is down
-        yield url
+        try:
+            yield url
+        finally:
+            _drain_logs()  # now, not at exit: nothing Prefect prints may follow the command's last line
         return
     contained = contained_server_class()
     server = contained._instances.get(None)
