@@ -196,29 +196,29 @@ def test_the_check_catches_what_it_is_for(tmp_path: Path):
     (tmp_path / "migrations").mkdir()
     (tmp_path / "fleettickets" / "real.py").write_text('"""See `fleettickets/real.py` and [ok](../docs/a.md)."""\n')
     (tmp_path / "docs" / "a.md").write_text(
-        "[contract](../../shared/contract/EXPORT_FORMAT.md), [gone](b.md), [ok](../fleettickets/real.py),"
-        " `fleettickets/nope.py`, `../shared/DESIGN.md`, see DESIGN.md,"
+        "[contract](../../upstream/contract/EXPORT_FORMAT.md), [gone](b.md), [ok](../fleettickets/real.py),"
+        " `fleettickets/nope.py`, `../upstream/DESIGN.md`, see DESIGN.md,"
         " `automations/inc/changes/2026-06-15T17-00-00.csv` (a bucket key), [web](https://example.org/x.md)\n"
     )
     (tmp_path / "fleettickets" / "mod.py").write_text(
-        '"""Follows shared/contract/EXPORT_FORMAT.md."""\n\nX = "../not/a/comment"  # see /work/shared/DESIGN.md\n'
+        '"""Follows upstream/contract/EXPORT_FORMAT.md."""\n\nX = "../not/a/comment"  # see /work/upstream/DESIGN.md\n'
     )
-    (tmp_path / "migrations" / "06_new.sql").write_text("-- Definitions: ../shared/contract/EXPORT_FORMAT.md\n")
-    (tmp_path / "migrations" / "04_reporting.sql").write_text("-- applied: exempt ../shared/x.md\n")
-    (tmp_path / "README.md").write_text("The contract is `../shared/DESIGN.md`; see [docs](docs/a.md).\n")
+    (tmp_path / "migrations" / "06_new.sql").write_text("-- Definitions: ../upstream/contract/EXPORT_FORMAT.md\n")
+    (tmp_path / "migrations" / "04_reporting.sql").write_text("-- applied: exempt ../upstream/x.md\n")
+    (tmp_path / "README.md").write_text("The contract is `../upstream/DESIGN.md`; see [docs](docs/a.md).\n")
 
     found = {(p.source, _clean(p.reference), p.why.split()[0]) for p in problems(tmp_path)}
 
     assert found == {
-        ("docs/a.md", "../../shared/contract/EXPORT_FORMAT.md", "points"),
+        ("docs/a.md", "../../upstream/contract/EXPORT_FORMAT.md", "points"),
         ("docs/a.md", "b.md", "names"),
         ("docs/a.md", "fleettickets/nope.py", "names"),
-        ("docs/a.md", "../shared/DESIGN.md", "names"),  # docs/../shared: inside, but not there
-        ("README.md", "../shared/DESIGN.md", "points"),
+        ("docs/a.md", "../upstream/DESIGN.md", "names"),  # docs/../upstream: inside, but not there
+        ("README.md", "../upstream/DESIGN.md", "points"),
         ("docs/a.md", "DESIGN.md", "names"),
-        ("fleettickets/mod.py", "shared/contract/EXPORT_FORMAT.md", "names"),
-        ("fleettickets/mod.py", "/work/shared/DESIGN.md", "points"),
-        ("migrations/06_new.sql", "../shared/contract/EXPORT_FORMAT.md", "names"),
+        ("fleettickets/mod.py", "upstream/contract/EXPORT_FORMAT.md", "names"),
+        ("fleettickets/mod.py", "/work/upstream/DESIGN.md", "points"),
+        ("migrations/06_new.sql", "../upstream/contract/EXPORT_FORMAT.md", "names"),
     }
 
 
