@@ -44,7 +44,7 @@ test:
 	@bash scripts/setup.sh --browser
 	$(VENV)/ruff check .
 	$(VENV)/hadolint Dockerfile
-	$(VENV)/pytest -q
+	$(VENV)/pytest -q -n 2
 
 ## make test-long: the arrival-order property test drawing 200 streams instead of 12.
 test-long: setup

@@ -69,8 +69,9 @@ def _wait_http(url: str, seconds: float, proc: subprocess.Popen, log: Path) -> N
 
 @pytest.fixture(scope="session")
 def output_dir() -> Path:
-    path = REPO / "test-output"
-    path.mkdir(exist_ok=True)
+    # one folder per pytest-xdist worker: each worker has its own servers and their logs
+    path = REPO / "test-output" / os.environ.get("PYTEST_XDIST_WORKER", "")
+    path.mkdir(parents=True, exist_ok=True)
     return path
 
 
