@@ -43,10 +43,10 @@ def publish_run_artifacts(summary: RunSummary, freshness: Freshness) -> None:
     )
     rows = quality_rows(files)
     if rows:
-        drift = sum(r["flag"] == "DRIFT" for r in rows)
+        drift = sum(r.flag == "DRIFT" for r in rows)
         create_table_artifact(
             key=f"{name}-data-quality",
-            table=rows,
+            table=[r.as_dict() for r in rows],
             description=f"{name} data quality: {drift} check(s) drifting from the contract's proportions",
         )
     if files:  # a run that applied nothing leaves the last `<ds>-sla` standing (reading it costs open tickets)
