@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
+from typing import Any, TypeVar
 
 import psycopg
 
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 # the ones the ledger knows (a republished key during a replay).
 IdentityCheck = Callable[[str], None]
 
+T = TypeVar("T")
+
 
 @dataclass
 class TransformStats:
@@ -45,6 +48,28 @@ class TransformStats:
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class QualityCounts:
+    """The data-quality counts of a file's kept rows (before dedup), from quality.sql."""
+
+    kept_rows: int = 0
+    null_assigned_team: int = 0
+    null_created_at_service: int = 0
+    null_owner: int = 0
+    null_cluster: int = 0
+    newest_updated_at: datetime | None = None  # None: no kept row has an ISO updated_at
+
+
+def _take(cls: type[T], columns: dict[str, Any]) -> T:
+    """The dataclass's fields out of quality.sql's named columns (popped), by name: a column the
+    SQL no longer returns fails the load here instead of becoming a silent zero."""
+    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+    missing = [name for name in names if name not in columns]
+    if missing:
+        raise LookupError(f"quality.sql returns no column {', '.join(missing)} for {cls.__name__}")
+    return cls(**{name: columns.pop(name) for name in names})
 
 
 class AlreadyApplied(FleetTicketsError):
@@ -83,14 +108,14 @@ class FileResult:
     unchanged: int = 0
     stale: int = 0
     history_rows: int = 0
-    quality: dict = field(default_factory=dict)  # data-quality counts from quality.sql
+    quality: QualityCounts = field(default_factory=QualityCounts)
     strict_reader: bool = False  # PostgreSQL's parser refused the bytes; Python's strict reader read them
 
     def as_dict(self) -> dict:
         data = asdict(self)
         data["file_ts"] = self.file_ts.isoformat()
-        if isinstance(self.quality.get("newest_updated_at"), datetime):
-            data["quality"]["newest_updated_at"] = self.quality["newest_updated_at"].isoformat()
+        if self.quality.newest_updated_at is not None:
+            data["quality"]["newest_updated_at"] = self.quality.newest_updated_at.isoformat()
         return data
 
 
@@ -169,11 +194,13 @@ def _clean(cur: psycopg.Cursor, dataset: Dataset, result: FileResult) -> None:
     """The dataset's rules over the raw records: counts, then the file's distinct tickets."""
     params = {"sentinel": dataset.sentinel_prefix}
     cur.execute(rules_sql.over_cleaned("quality.sql", dataset), params)
-    counts = dict(zip([c.name for c in cur.description], cur.fetchone(), strict=True))
-    result.transform = TransformStats(**{name: counts.pop(name) for name in TransformStats.__dataclass_fields__})
-    for seq in counts.pop("invalid_rows") or []:
+    columns = dict(zip([c.name for c in cur.description], cur.fetchone(), strict=True))
+    result.transform = _take(TransformStats, columns)
+    result.quality = _take(QualityCounts, columns)
+    for seq in columns.pop("invalid_rows") or []:
         log.warning("%s: data row %d has no ticket_id; dropped", result.source_key, seq)
-    result.quality = counts
+    if columns:  # a column no dataclass takes would be computed and then lost
+        raise LookupError(f"quality.sql returns columns nothing reads: {', '.join(sorted(columns))}")
     cur.execute(rules_sql.over_cleaned("dedup.sql", dataset), params)
     cur.execute(load_sql("analyze_src.sql"))
 

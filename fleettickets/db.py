@@ -38,6 +38,26 @@ def connect(dsn: str | SecretStr, *, autocommit: bool = False) -> psycopg.Connec
         raise connect_error(raw, exc, secret_origin(dsn, "DATABASE_URL")) from None
 
 
+# What libpq says (lowercased, the first pattern that matches) -> what an operator fixes, and
+# whether waiting may help. Tried in this order; anything else is reported as it is, scrubbed.
+_CONNECT_FAILURES: tuple[tuple[str, str, bool], ...] = (
+    (r"password authentication failed|authentication failed",
+     "{where} refused the password of user {user}: fix the password in {origin}", False),
+    (r"no password supplied", "{where} wants a password for user {user}: add it to {origin}", False),
+    (r'role ".*" does not exist', "role {user} does not exist on {where}: fix the user in {origin}", False),
+    (r'database ".*" does not exist',
+     "database {dbname} does not exist on {where}: create it or fix the database name in {origin}", False),
+    (r"no pg_hba\.conf entry",
+     "{where} does not accept user {user} for database {dbname} from this host (pg_hba.conf)", False),
+    (r"invalid integer value|invalid port", "{origin} has a port that is not a number", False),
+    (r"failed to resolve host|could not translate host name",
+     "unknown database host {host}: fix the host in {origin}", False),
+    (r"connection refused",
+     "cannot reach {where} (connection refused): start PostgreSQL or fix the host and port in {origin}", True),
+    (r"timeout|timed out", "{where} did not answer in time", True),
+)
+
+
 def connect_error(dsn: str, exc: psycopg.Error, origin: str = "DATABASE_URL") -> DatabaseConnectError:
     """What went wrong, said so that an operator knows what to fix; never the password."""
     try:
@@ -50,32 +70,10 @@ def connect_error(dsn: str, exc: psycopg.Error, origin: str = "DATABASE_URL") ->
     where = f"PostgreSQL at {host}:{port}"
     text = " ".join(str(exc).split())
     lowered = text.lower()
-    if "password authentication failed" in lowered or "authentication failed" in lowered:
-        return DatabaseConnectError(
-            f"{where} refused the password of user {user}: fix the password in {origin}", retryable=False)
-    if "no password supplied" in lowered:
-        return DatabaseConnectError(f"{where} wants a password for user {user}: add it to {origin}", retryable=False)
-    if re.search(r'role ".*" does not exist', lowered):
-        return DatabaseConnectError(f"role {user} does not exist on {where}: fix the user in {origin}",
-                                    retryable=False)
-    if re.search(r'database ".*" does not exist', lowered):
-        return DatabaseConnectError(
-            f"database {dbname} does not exist on {where}: create it or fix the database name in {origin}",
-            retryable=False)
-    if "no pg_hba.conf entry" in lowered:
-        return DatabaseConnectError(
-            f"{where} does not accept user {user} for database {dbname} from this host (pg_hba.conf)",
-            retryable=False)
-    if "invalid integer value" in lowered or "invalid port" in lowered:
-        return DatabaseConnectError(f"{origin} has a port that is not a number", retryable=False)
-    if "failed to resolve host" in lowered or "could not translate host name" in lowered:
-        return DatabaseConnectError(f"unknown database host {host}: fix the host in {origin}", retryable=False)
-    if "connection refused" in lowered:
-        return DatabaseConnectError(
-            f"cannot reach {where} (connection refused): start PostgreSQL or fix the host and port in {origin}",
-            retryable=True)
-    if "timeout" in lowered or "timed out" in lowered:
-        return DatabaseConnectError(f"{where} did not answer in time", retryable=True)
+    for pattern, message, retryable in _CONNECT_FAILURES:
+        if re.search(pattern, lowered):
+            return DatabaseConnectError(
+                message.format(where=where, host=host, user=user, dbname=dbname, origin=origin), retryable=retryable)
     return DatabaseConnectError(f"cannot connect to {where} as {user}: {_scrub(text, info)}",
                                 retryable=isinstance(exc, psycopg.OperationalError))
 
@@ -108,16 +106,20 @@ def load_statements(name: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(";\n") if part.strip().rstrip(";").strip())
 
 
+def _on_table(statement: str, dataset: Dataset) -> sql.Composed:
+    """The statement with `{table}` as the dataset's table, quoted as an identifier."""
+    schema, table = dataset.table.split(".")
+    return sql.SQL(statement).format(table=sql.Identifier(schema, table))
+
+
 def table_sql(name: str, dataset: Dataset) -> sql.Composed:
     """A .sql file whose `{table}` is the dataset's table, quoted as an identifier."""
-    schema, table = dataset.table.split(".")
-    return sql.SQL(load_sql(name)).format(table=sql.Identifier(schema, table))
+    return _on_table(load_sql(name), dataset)
 
 
 def table_statements(name: str, dataset: Dataset) -> tuple[sql.Composed, ...]:
     """load_statements with `{table}` as the dataset's table, quoted as an identifier."""
-    schema, table = dataset.table.split(".")
-    return tuple(sql.SQL(s).format(table=sql.Identifier(schema, table)) for s in load_statements(name))
+    return tuple(_on_table(s, dataset) for s in load_statements(name))
 
 
 def lock_key(name: str) -> int:

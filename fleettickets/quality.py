@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import timedelta
-from typing import Any
 
 from fleettickets.apply import FileResult
 
@@ -30,45 +29,53 @@ EXPECTATIONS = {
 }
 
 
-def file_quality(file: FileResult) -> list[dict[str, Any]]:
-    """Rows of the data-quality table (an artifact's table) for one applied file."""
+@dataclass(frozen=True)
+class QualityRow:
+    """One row of the data-quality table (the `<ds>-data-quality` artifact)."""
+
+    file: str  # the file's name, without its folder
+    check: str
+    observed: str
+    expected: str
+    flag: str  # ok, DRIFT or n/a (delta)
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def file_quality(file: FileResult) -> list[QualityRow]:
+    """The data-quality rows for one applied file."""
     transform, quality = file.transform, file.quality
+    name = file.source_key.rsplit("/", 1)[-1]
     data_rows = transform.rows_read - transform.dropped_sentinel
-    kept = quality.get("kept_rows", 0)
+    kept = quality.kept_rows
     observed = {
         "alarm_share": transform.dropped_alarm / data_rows if data_rows else 0.0,
-        "null_assigned_team": quality.get("null_assigned_team", 0) / kept if kept else 0.0,
-        "null_created_at_service": quality.get("null_created_at_service", 0) / kept if kept else 0.0,
+        "null_assigned_team": quality.null_assigned_team / kept if kept else 0.0,
+        "null_created_at_service": quality.null_created_at_service / kept if kept else 0.0,
     }
     judged = data_rows >= BASELINE_MIN_ROWS
-    rows = []
-    for key, exp in EXPECTATIONS.items():
-        ok = exp.check(observed[key])
-        rows.append({
-            "file": file.source_key.rsplit("/", 1)[-1],
-            "check": exp.name,
-            "observed": f"{observed[key]:.1%}",
-            "expected": f"{exp.expected:.0%} ± {exp.tolerance:.0%}",
-            "flag": ("DRIFT" if not ok else "ok") if judged else "n/a (delta)",
-        })
-    rows.append(_content_lag_row(file))
+    rows = [
+        QualityRow(name, exp.name, f"{observed[key]:.1%}", f"{exp.expected:.0%} ± {exp.tolerance:.0%}",
+                   ("ok" if exp.check(observed[key]) else "DRIFT") if judged else "n/a (delta)")
+        for key, exp in EXPECTATIONS.items()
+    ]
+    rows.append(_content_lag_row(file, name))
     nul_cells = transform.nul_cells
-    rows.append({"file": rows[0]["file"], "check": "cells with a NUL character (removed, row kept)",
-                 "observed": str(nul_cells), "expected": "0", "flag": "DRIFT" if nul_cells else "ok"})
+    rows.append(QualityRow(name, "cells with a NUL character (removed, row kept)", str(nul_cells), "0",
+                           "DRIFT" if nul_cells else "ok"))
     return rows
 
 
-def _content_lag_row(file: FileResult) -> dict[str, Any]:
-    newest = file.quality.get("newest_updated_at")
-    name = file.source_key.rsplit("/", 1)[-1]
-    if not newest:
-        return {"file": name, "check": "content lag", "observed": "no updated_at",
-                "expected": f"< {CONTENT_LAG_LIMIT.days} d", "flag": "DRIFT"}
+def _content_lag_row(file: FileResult, name: str) -> QualityRow:
+    newest = file.quality.newest_updated_at
+    expected = f"< {CONTENT_LAG_LIMIT.days} d"
+    if newest is None:
+        return QualityRow(name, "content lag", "no updated_at", expected, "DRIFT")
     lag = file.file_ts - newest
     flag = "ok" if timedelta(hours=-1) <= lag <= CONTENT_LAG_LIMIT else "DRIFT"
-    return {"file": name, "check": "content lag", "observed": f"{lag / timedelta(hours=1):.1f} h",
-            "expected": f"< {CONTENT_LAG_LIMIT.days} d", "flag": flag}
+    return QualityRow(name, "content lag", f"{lag / timedelta(hours=1):.1f} h", expected, flag)
 
 
-def quality_rows(files: list[FileResult]) -> list[dict[str, Any]]:
+def quality_rows(files: list[FileResult]) -> list[QualityRow]:
     return [row for f in files for row in file_quality(f)]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from fleettickets.apply import FileResult
+from fleettickets.apply import FileResult, TransformStats
 from fleettickets.geocode import GeocodingReport
 
 
@@ -25,7 +26,10 @@ class Status(StrEnum):
 
 @dataclass(frozen=True)
 class Totals:
-    """A run's counts over its applied files (field order: the JSON's key order)."""
+    """A run's counts over its applied files (field order: the JSON's key order).
+
+    Each field is the sum of the per-file count of the same name, of `TransformStats` or of
+    `FileResult` (`_PER_FILE` finds it when the module loads, so a renamed count fails there)."""
 
     rows_read: int = 0
     dropped_alarm: int = 0
@@ -41,15 +45,18 @@ class Totals:
 
     @classmethod
     def of(cls, files: list[FileResult]) -> Totals:
-        t = [f.transform for f in files]
-        return cls(
-            rows_read=sum(x.rows_read for x in t), dropped_alarm=sum(x.dropped_alarm for x in t),
-            dropped_sentinel=sum(x.dropped_sentinel for x in t), dropped_invalid=sum(x.dropped_invalid for x in t),
-            duplicates=sum(f.duplicates for f in files), inserted=sum(f.inserted for f in files),
-            updated=sum(f.updated for f in files), unchanged=sum(f.unchanged for f in files),
-            stale=sum(f.stale for f in files), history_rows=sum(f.history_rows for f in files),
-            nul_cells=sum(x.nul_cells for x in t),
-        )
+        return cls(**{name: sum(count(f) for f in files) for name, count in _PER_FILE.items()})
+
+
+def _per_file_count(name: str) -> Callable[[FileResult], int]:
+    if name in {f.name for f in fields(TransformStats)}:
+        return lambda file: getattr(file.transform, name)
+    if name in {f.name for f in fields(FileResult) if f.type == "int"}:
+        return lambda file: getattr(file, name)
+    raise TypeError(f"Totals.{name} is a count of neither TransformStats nor FileResult")
+
+
+_PER_FILE: dict[str, Callable[[FileResult], int]] = {f.name: _per_file_count(f.name) for f in fields(Totals)}
 
 
 @dataclass

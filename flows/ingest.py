@@ -17,10 +17,13 @@ from fleettickets.errors import ChangeFileError
 from fleettickets.freshness import Freshness
 from fleettickets.plan import Action, PlannedFile, republished_error, same_bytes_as_applied
 from fleettickets.summary import RunSummary, Status
+from tasks.alerts import notify_failure
+from tasks.artifacts import publish_run_artifacts
 from tasks.blocks import run_settings
 from tasks.geocode import run_geocoding
 from tasks.ingest import archive, archived_sha256, list_changes, load, object_sha256
-from tasks.report import Progress, name_flow_run, notify_failure, publish_run_artifacts
+from tasks.progress import Progress
+from tasks.run_name import name_flow_run
 from tasks.stream import check_stream_freshness, plan_stream, read_stream_state, record_run, writer_lock
 
 

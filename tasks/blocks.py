@@ -33,6 +33,7 @@ import copy
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -174,40 +175,13 @@ def resolve(*, strict: bool = True) -> Resources:
     """
     origins = env_origins()
     overrides: dict[str, Any] = {}
-    note = None
-    bucket_block: S3Bucket | None = None
-    labels = {}
-    url = api_url()
+    url, note = _reachable_api(strict=strict)
+    bucket_block = _load(S3Bucket, BUCKET.name) if url else None
+    labels: dict[str, str] = {}
+    if bucket_block is not None:
+        labels = _bucket_block_overrides(bucket_block, overrides, origins)
     if url:
-        try:
-            check_api(url)
-        except PrefectUnreachable as exc:
-            if strict:
-                raise
-            note = f"blocks not read: {exc}"
-            log.warning("%s; settings come from the environment", note)
-            url = None
-    if url:
-        bucket_block = _load(S3Bucket, BUCKET.name)
-        if bucket_block is not None:
-            bucket_label = f"S3 Bucket block {BUCKET.name!r}"
-            if bucket_block.bucket_folder:
-                raise ConfigurationError(f"{bucket_label}: bucket_folder must be empty (fleettickets keeps"
-                                         " its files under automations/<dataset>/)")
-            values, creds_label, creds_origin = _credentials_values(bucket_block, bucket_label)
-            overrides.update(values, s3_bucket=bucket_block.bucket_name)
-            labels = {"bucket": bucket_label, "credentials": creds_label}
-            origins["RUSTFS_BUCKET"] = f"block {BUCKET.name} (S3 Bucket)"
-            for variable, field in (("RUSTFS_ENDPOINT_URL", "s3_endpoint_url"), ("RUSTFS_ACCESS_KEY", "s3_access_key"),
-                                    ("RUSTFS_SECRET_KEY", "s3_secret_key"), ("RUSTFS_REGION", "s3_region")):
-                if field in values:
-                    origins[variable] = creds_origin
-        for spec, field in ((DATABASE_URL, "database_url"), (GEOCODER_API_KEY, "geocoder_api_key")):
-            block = _load(Secret, spec.name)
-            if block is not None:
-                label = f"Secret block {spec.name!r}"
-                overrides[field] = SourcedSecret(_secret_value(block, label), origin=label)
-                origins[spec.holds[0]] = f"block {spec.name} (Secret)"
+        _secret_block_overrides(overrides, origins)
     if "database_url" in overrides:
         _check_dsn(overrides["database_url"])
     settings = Settings.from_env(**overrides)
@@ -218,6 +192,51 @@ def resolve(*, strict: bool = True) -> Resources:
     else:
         bucket = Bucket.from_settings(settings)
     return Resources(settings, bucket, origins, note)
+
+
+def _reachable_api(*, strict: bool) -> tuple[str | None, str | None]:
+    """The configured Prefect API to read blocks from (None: none, or it does not answer and
+    not strict), and the note that says why the blocks were not read."""
+    url = api_url()
+    if not url:
+        return None, None
+    try:
+        check_api(url)
+    except PrefectUnreachable as exc:
+        if strict:
+            raise
+        note = f"blocks not read: {exc}"
+        log.warning("%s; settings come from the environment", note)
+        return None, note
+    return url, None
+
+
+def _bucket_block_overrides(bucket_block: S3Bucket, overrides: dict[str, Any],
+                            origins: dict[str, str]) -> dict[str, str]:
+    """The bucket block's settings into `overrides` and where they came from into `origins`;
+    returns the labels its errors name the bucket and its credentials by."""
+    bucket_label = f"S3 Bucket block {BUCKET.name!r}"
+    if bucket_block.bucket_folder:
+        raise ConfigurationError(f"{bucket_label}: bucket_folder must be empty (fleettickets keeps"
+                                 " its files under automations/<dataset>/)")
+    values, creds_label, creds_origin = _credentials_values(bucket_block, bucket_label)
+    overrides.update(values, s3_bucket=bucket_block.bucket_name)
+    origins["RUSTFS_BUCKET"] = f"block {BUCKET.name} (S3 Bucket)"
+    for variable, field in (("RUSTFS_ENDPOINT_URL", "s3_endpoint_url"), ("RUSTFS_ACCESS_KEY", "s3_access_key"),
+                            ("RUSTFS_SECRET_KEY", "s3_secret_key"), ("RUSTFS_REGION", "s3_region")):
+        if field in values:
+            origins[variable] = creds_origin
+    return {"bucket": bucket_label, "credentials": creds_label}
+
+
+def _secret_block_overrides(overrides: dict[str, Any], origins: dict[str, str]) -> None:
+    """The Secret blocks that exist (database URL, geocoder key) into `overrides` and `origins`."""
+    for spec, field in ((DATABASE_URL, "database_url"), (GEOCODER_API_KEY, "geocoder_api_key")):
+        block = _load(Secret, spec.name)
+        if block is not None:
+            label = f"Secret block {spec.name!r}"
+            overrides[field] = SourcedSecret(_secret_value(block, label), origin=label)
+            origins[spec.holds[0]] = f"block {spec.name} (Secret)"
 
 
 def _check_dsn(dsn: SourcedSecret) -> None:
@@ -287,44 +306,49 @@ def ensure_blocks(*, overwrite: bool = False) -> dict[str, str]:
     """
     settings = Settings.from_env()
     origins = env_origins()
-    report: dict[str, str] = {}
+    # In this order: the bucket block refers to the credentials block saved before it.
+    wanted: tuple[tuple[type[Block], str, Callable[[], Block | None], tuple[str, ...]], ...] = (
+        (MinIOCredentials, S3_CREDENTIALS.name, lambda: _credentials_block(settings),
+         ("RUSTFS_ACCESS_KEY", "RUSTFS_SECRET_KEY")),
+        (S3Bucket, BUCKET.name, lambda: _bucket_block(settings), ()),
+        (Secret, DATABASE_URL.name, lambda: Secret(value=settings.database_url), ("DATABASE_URL",)),
+        (Secret, GEOCODER_API_KEY.name, lambda: Secret(value=settings.geocoder_api_key), ("GEOCODER_API_KEY",)),
+    )
+    return {f"block {name}": _ensure_block(cls, name, make, needs, origins=origins, overwrite=overwrite)
+            for cls, name, make, needs in wanted}
 
-    def outcome(cls: type[Block], name: str, make: Any, needs: tuple[str, ...]) -> str:
-        exists = _exists(cls, name)
-        if exists and not overwrite:
-            return "exists (kept; --overwrite-blocks replaces it from the environment)"
-        missing = [v for v in needs if origins[v] == "default"]
-        if missing:
-            return f"skipped: {' and '.join(missing)} not set"
-        block = make()
-        if block is None:
-            return f"skipped: its credentials block {S3_CREDENTIALS.name} does not exist"
-        block.save(name, overwrite=True)
-        return "overwritten from the environment" if exists else "created from the environment"
 
-    def credentials() -> MinIOCredentials:
-        return MinIOCredentials(
-            minio_root_user=settings.s3_access_key.get_secret_value(),
-            minio_root_password=settings.s3_secret_key,
-            region_name=settings.s3_region,
-            aws_client_parameters=AwsClientParameters(endpoint_url=settings.s3_endpoint_url,
-                                                      config=copy.deepcopy(BOTOCORE_CONFIG)),
-        )
+def _ensure_block(cls: type[Block], name: str, make: Callable[[], Block | None], needs: tuple[str, ...], *,
+                  origins: dict[str, str], overwrite: bool) -> str:
+    """Save one block made from the environment unless it is kept or cannot be made; says which."""
+    exists = _exists(cls, name)
+    if exists and not overwrite:
+        return "exists (kept; --overwrite-blocks replaces it from the environment)"
+    missing = [v for v in needs if origins[v] == "default"]
+    if missing:
+        return f"skipped: {' and '.join(missing)} not set"
+    block = make()
+    if block is None:
+        return f"skipped: its credentials block {S3_CREDENTIALS.name} does not exist"
+    block.save(name, overwrite=True)
+    return "overwritten from the environment" if exists else "created from the environment"
 
-    def bucket() -> S3Bucket | None:
-        # The loaded (named) credentials block: the bucket block references it, so rotating the
-        # keys in the credentials block is seen by every run that loads the bucket.
-        creds = _load(MinIOCredentials, S3_CREDENTIALS.name) or _load(AwsCredentials, S3_CREDENTIALS.name)
-        return S3Bucket(bucket_name=settings.s3_bucket, credentials=creds) if creds is not None else None
 
-    report[f"block {S3_CREDENTIALS.name}"] = outcome(
-        MinIOCredentials, S3_CREDENTIALS.name, credentials, ("RUSTFS_ACCESS_KEY", "RUSTFS_SECRET_KEY"))
-    report[f"block {BUCKET.name}"] = outcome(S3Bucket, BUCKET.name, bucket, ())
-    report[f"block {DATABASE_URL.name}"] = outcome(
-        Secret, DATABASE_URL.name, lambda: Secret(value=settings.database_url), ("DATABASE_URL",))
-    report[f"block {GEOCODER_API_KEY.name}"] = outcome(
-        Secret, GEOCODER_API_KEY.name, lambda: Secret(value=settings.geocoder_api_key), ("GEOCODER_API_KEY",))
-    return report
+def _credentials_block(settings: Settings) -> MinIOCredentials:
+    return MinIOCredentials(
+        minio_root_user=settings.s3_access_key.get_secret_value(),
+        minio_root_password=settings.s3_secret_key,
+        region_name=settings.s3_region,
+        aws_client_parameters=AwsClientParameters(endpoint_url=settings.s3_endpoint_url,
+                                                  config=copy.deepcopy(BOTOCORE_CONFIG)),
+    )
+
+
+def _bucket_block(settings: Settings) -> S3Bucket | None:
+    # The loaded (named) credentials block: the bucket block references it, so rotating the
+    # keys in the credentials block is seen by every run that loads the bucket.
+    creds = _load(MinIOCredentials, S3_CREDENTIALS.name) or _load(AwsCredentials, S3_CREDENTIALS.name)
+    return S3Bucket(bucket_name=settings.s3_bucket, credentials=creds) if creds is not None else None
 
 
 def delete_blocks() -> None:

@@ -35,19 +35,35 @@ def _may_get_better(exc: BaseException | None) -> bool | None:
     return None
 
 
-def db_connection_lost(task, task_run, state) -> bool:  # Prefect's callback shape
-    """Retry only when the database connection failed; a bad file or a 401 never gets better."""
+def _may_recover(state, *, database: bool, bucket: bool) -> bool:  # a Prefect state
+    """The one verdict behind every retry condition, for a task that uses the database, the bucket or both.
+
+    An error that says whether waiting helps is taken at its word and a domain error is never
+    retried; past that, a psycopg error is retried only when it is the connection (for a task
+    that uses the database), and anything else only when the task calls the bucket (botocore's
+    errors of an outage carry no verdict)."""
     exc = _exception(state)
     verdict = _may_get_better(exc)
     if verdict is not None:
         return verdict
-    return isinstance(exc, psycopg.OperationalError)
+    if database and isinstance(exc, psycopg.Error):
+        return isinstance(exc, psycopg.OperationalError)
+    return bucket
+
+
+def db_connection_lost(task, task_run, state) -> bool:  # Prefect's callback shape
+    """Retry only when the database connection failed; a bad file or a 401 never gets better."""
+    return _may_recover(state, database=True, bucket=False)
 
 
 def s3_may_recover(task, task_run, state) -> bool:  # Prefect's callback shape
     """Retry S3 outages (5xx, an endpoint that is down), never refused credentials or a missing bucket."""
-    verdict = _may_get_better(_exception(state))
-    return True if verdict is None else verdict
+    return _may_recover(state, database=False, bucket=True)
+
+
+def s3_or_db_may_recover(task, task_run, state) -> bool:  # Prefect's callback shape
+    """For a step that reads the bucket into one database transaction: retry outages of either."""
+    return _may_recover(state, database=True, bucket=True)
 
 
 # For tasks whose work is one database transaction: safe to run again from the start.
@@ -73,17 +89,6 @@ def s3_errors(fn: F) -> F:
             return fn(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
-
-
-def s3_or_db_may_recover(task, task_run, state) -> bool:  # Prefect's callback shape
-    """For a step that reads the bucket into one database transaction: retry outages of either."""
-    exc = _exception(state)
-    verdict = _may_get_better(exc)
-    if verdict is not None:
-        return verdict
-    if isinstance(exc, psycopg.Error):
-        return isinstance(exc, psycopg.OperationalError)
-    return True
 
 
 RETRY_ON_S3_OR_DB: dict[str, Any] = {**RETRY_ON_S3, "retry_condition_fn": s3_or_db_may_recover}

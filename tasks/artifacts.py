@@ -1,68 +1,21 @@
-"""What a run leaves in the Prefect UI: a telling run name and keyed artifacts (each key keeps
-its history), plus the failure hook point for notifications."""
+"""What a run leaves in the Prefect UI: keyed artifacts (each key keeps its history) for the
+watermark, the run summary, data quality and the SLA."""
 
 from __future__ import annotations
 
-import json
-import logging
-import os
-import urllib.request
 from datetime import datetime
-from uuid import UUID
 
 import psycopg
 from prefect import get_run_logger, task
-from prefect.artifacts import (
-    create_markdown_artifact,
-    create_progress_artifact,
-    create_table_artifact,
-    update_progress_artifact,
-)
-from prefect.client.orchestration import get_client
-from prefect.runtime import flow_run
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from fleettickets.datasets import eat_label, parse_file_ts
 from fleettickets.freshness import Freshness
 from fleettickets.quality import quality_rows
 from fleettickets.sla import load_sla_report
-from fleettickets.summary import Mode, RunSummary, Status
+from fleettickets.summary import RunSummary
 from tasks.blocks import run_settings
 from tasks.common import TASK_DEFAULTS
-
-log = logging.getLogger(__name__)
-
-
-def name_flow_run(summary: RunSummary) -> None:
-    """`inc: 3 files -> 2026-06-15T07-00-00` instead of a random adjective-animal name."""
-    if not flow_run.id:
-        return
-    applied = len(summary.files)
-    last = summary.files[-1].source_key.rsplit("/", 1)[-1].removesuffix(".csv") if applied else None
-    name = f"{summary.dataset}: " + (
-        f"{applied} file{'s' * (applied != 1)} -> {last}" if applied else "no new files"
-    )
-    if summary.mode is not Mode.NORMAL:
-        name += f" ({summary.mode})"
-    if summary.status in {Status.FAILED, Status.LOCKED}:
-        name += f" [{summary.status}]"
-    with get_client(sync_client=True) as client:
-        client.update_flow_run(UUID(str(flow_run.id)), name=name)
-
-
-class Progress:
-    """A progress artifact while a multi-file run or a reseed is going."""
-
-    def __init__(self, dataset: str, total: int) -> None:
-        self.total = total
-        self.artifact_id = (
-            create_progress_artifact(0.0, key=f"{dataset}-progress",
-                                     description=f"ingest-{dataset}: {total} files")
-            if total > 1 and flow_run.id else None
-        )
-
-    def update(self, done: int) -> None:
-        if self.artifact_id:
-            update_progress_artifact(self.artifact_id, 100.0 * done / self.total)
 
 
 @task(name="publish run artifacts", **TASK_DEFAULTS)
@@ -90,10 +43,10 @@ def publish_run_artifacts(summary: RunSummary, freshness: Freshness) -> None:
     )
     rows = quality_rows(files)
     if rows:
-        drift = sum(r["flag"] == "DRIFT" for r in rows)
+        drift = sum(r.flag == "DRIFT" for r in rows)
         create_table_artifact(
             key=f"{name}-data-quality",
-            table=rows,
+            table=[r.as_dict() for r in rows],
             description=f"{name} data quality: {drift} check(s) drifting from the contract's proportions",
         )
     if files:  # a run that applied nothing leaves the last `<ds>-sla` standing (reading it costs open tickets)
@@ -123,21 +76,3 @@ def _lag(watermark: str | None, newest_file_ts: datetime | None) -> str:
         return "nothing applied yet"
     minutes = max(0, int((newest_file_ts - mark).total_seconds() // 60))
     return f"{minutes} min"
-
-
-def notify_failure(flow, flow_run_, state) -> None:  # Prefect's hook signature
-    """Hook point for failure notifications: POST JSON to FLEETTICKETS_ALERT_WEBHOOK when set.
-
-    The state message names the file and the reason; no secret is ever part of it.
-    """
-    url = os.environ.get("FLEETTICKETS_ALERT_WEBHOOK")
-    payload = {"flow": flow.name, "flow_run": flow_run_.name, "state": state.name, "message": state.message}
-    if not url:
-        log.info("no FLEETTICKETS_ALERT_WEBHOOK set; failure not forwarded: %s", payload)
-        return
-    request = urllib.request.Request(url, data=json.dumps(payload).encode(),
-                                     headers={"Content-Type": "application/json"})
-    try:
-        urllib.request.urlopen(request, timeout=10).close()  # operator-configured URL
-    except OSError as exc:
-        log.warning("failure notification not delivered: %s", type(exc).__name__)
