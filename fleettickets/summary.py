@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields, make_dataclass
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
 
 from fleettickets.apply import FileResult, TransformStats
 from fleettickets.geocode import GeocodingReport
@@ -25,11 +24,28 @@ class Status(StrEnum):
     LOCKED = "locked"  # another run holds the writer lock
 
 
-# A run's counts over its applied files, in the JSON's key order. Each is the sum of the per-file
-# count of the same name, of `TransformStats` or of `FileResult` (declared there, once: a renamed
-# count fails when this module loads).
-TOTALS_ORDER = ("rows_read", "dropped_alarm", "dropped_sentinel", "dropped_invalid", "duplicates", "inserted",
-                "updated", "unchanged", "stale", "history_rows", "nul_cells")
+@dataclass(frozen=True)
+class Totals:
+    """A run's counts over its applied files (field order: the JSON's key order).
+
+    Each field is the sum of the per-file count of the same name, of `TransformStats` or of
+    `FileResult` (`_PER_FILE` finds it when the module loads, so a renamed count fails there)."""
+
+    rows_read: int = 0
+    dropped_alarm: int = 0
+    dropped_sentinel: int = 0
+    dropped_invalid: int = 0
+    duplicates: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    stale: int = 0
+    history_rows: int = 0
+    nul_cells: int = 0
+
+    @classmethod
+    def of(cls, files: list[FileResult]) -> Totals:
+        return cls(**{name: sum(count(f) for f in files) for name, count in _PER_FILE.items()})
 
 
 def _per_file_count(name: str) -> Callable[[FileResult], int]:
@@ -40,15 +56,7 @@ def _per_file_count(name: str) -> Callable[[FileResult], int]:
     raise TypeError(f"Totals.{name} is a count of neither TransformStats nor FileResult")
 
 
-_PER_FILE: dict[str, Callable[[FileResult], int]] = {name: _per_file_count(name) for name in TOTALS_ORDER}
-
-
-def _totals_of(cls: type, files: list[FileResult]) -> Any:
-    return cls(**{name: sum(count(f) for f in files) for name, count in _PER_FILE.items()})
-
-
-Totals = make_dataclass("Totals", [(name, int, 0) for name in TOTALS_ORDER], frozen=True,
-                        namespace={"of": classmethod(_totals_of), "__doc__": "A run's counts over its applied files."})
+_PER_FILE: dict[str, Callable[[FileResult], int]] = {f.name: _per_file_count(f.name) for f in fields(Totals)}
 
 
 @dataclass
