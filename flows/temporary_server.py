@@ -92,14 +92,16 @@ def _exit_on_sigterm(signum: int, frame: Any) -> None:  # signal handler shape
 
 
 @contextmanager
-def prefect_runtime() -> Iterator[str | None]:
+def prefect_runtime(*, api_checked: bool = False) -> Iterator[str | None]:
     """Around a command that runs flows: yields the configured API URL, or None with a contained
-    temporary server running (stopped at the end, or by the kernel if the command is killed)."""
+    temporary server running (stopped at the end, or by the kernel if the command is killed).
+    `api_checked`: the command has just resolved its resources strictly (the API answered)."""
     url = get_current_settings().api.url
     if url:
-        from tasks.blocks import check_api
+        if not api_checked:
+            from tasks.blocks import check_api
 
-        check_api(url)  # one clean line instead of a traceback when the server is down
+            check_api(url)  # one clean line instead of a traceback when the server is down
         try:
             yield url
         finally:

@@ -35,7 +35,7 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prefect.blocks.core import Block
 from prefect.blocks.system import Secret
@@ -43,7 +43,6 @@ from prefect.client.orchestration import get_client
 from prefect.exceptions import ObjectNotFound
 from prefect.runtime import flow_run
 from prefect.settings import get_current_settings
-from prefect_aws import AwsClientParameters, AwsCredentials, MinIOCredentials, S3Bucket
 
 from fleettickets.bucket import Bucket
 from fleettickets.config import (
@@ -55,6 +54,10 @@ from fleettickets.config import (
 )
 from fleettickets.storage import BOTOCORE_CONFIG
 
+if TYPE_CHECKING:  # prefect-aws costs a run ~0.2 s to import: only when one of its blocks is there
+    from prefect.client.orchestration import SyncPrefectClient
+    from prefect_aws import MinIOCredentials, S3Bucket
+
 log = logging.getLogger(__name__)
 
 
@@ -64,20 +67,22 @@ class BlockSpec:
     default: str
     type_name: str
     holds: tuple[str, ...]  # the settings (variables) it replaces
+    type_slug: str
 
     @property
     def name(self) -> str:
         return os.environ.get(self.variable, "").strip() or self.default
 
 
-BUCKET = BlockSpec("FLEETTICKETS_BLOCK_BUCKET", "fleettickets-bucket", "S3 Bucket", ("RUSTFS_BUCKET",))
+BUCKET = BlockSpec("FLEETTICKETS_BLOCK_BUCKET", "fleettickets-bucket", "S3 Bucket", ("RUSTFS_BUCKET",), "s3-bucket")
 S3_CREDENTIALS = BlockSpec(
     "FLEETTICKETS_BLOCK_S3_CREDENTIALS", "fleettickets-s3-credentials", "MinIO Credentials",
-    ("RUSTFS_ENDPOINT_URL", "RUSTFS_ACCESS_KEY", "RUSTFS_SECRET_KEY", "RUSTFS_REGION"),
+    ("RUSTFS_ENDPOINT_URL", "RUSTFS_ACCESS_KEY", "RUSTFS_SECRET_KEY", "RUSTFS_REGION"), "minio-credentials",
 )
-DATABASE_URL = BlockSpec("FLEETTICKETS_BLOCK_DATABASE_URL", "fleettickets-database-url", "Secret", ("DATABASE_URL",))
+DATABASE_URL = BlockSpec("FLEETTICKETS_BLOCK_DATABASE_URL", "fleettickets-database-url", "Secret",
+                         ("DATABASE_URL",), "secret")
 GEOCODER_API_KEY = BlockSpec("FLEETTICKETS_BLOCK_GEOCODER_API_KEY", "fleettickets-geocoder-api-key", "Secret",
-                             ("GEOCODER_API_KEY",))
+                             ("GEOCODER_API_KEY",), "secret")
 BLOCKS = (BUCKET, S3_CREDENTIALS, DATABASE_URL, GEOCODER_API_KEY)
 
 
@@ -115,13 +120,29 @@ def api_url() -> str | None:
 
 def check_api(url: str) -> None:
     """One clean error when a configured Prefect API does not answer (instead of a traceback)."""
+    existing_blocks(url, ())
+
+
+def existing_blocks(url: str, specs: tuple[BlockSpec, ...]) -> set[BlockSpec]:
+    """Which of `specs` exist on the API at `url`, after its health check, over one client (each
+    client costs ~20 ms to make, each miss through Block.load another ~40 ms); PrefectUnreachable
+    when the API does not answer."""
     with get_client(sync_client=True, httpx_settings={"timeout": 10}) as client:
         problem = client.api_healthcheck()
-    if problem is not None:
-        raise PrefectUnreachable(
-            f"cannot reach the Prefect API at {url} (PREFECT_API_URL; {type(problem).__name__}): start the"
-            " server, fix PREFECT_API_URL, or unset it to run with a temporary server"
-        )
+        if problem is not None:
+            raise PrefectUnreachable(
+                f"cannot reach the Prefect API at {url} (PREFECT_API_URL; {type(problem).__name__}): start the"
+                " server, fix PREFECT_API_URL, or unset it to run with a temporary server"
+            )
+        return {spec for spec in specs if _document_exists(client, spec.type_slug, spec.name)}
+
+
+def _document_exists(client: SyncPrefectClient, block_type_slug: str, name: str) -> bool:
+    try:
+        client.read_block_document_by_name(name, block_type_slug=block_type_slug, include_secrets=False)
+        return True
+    except ObjectNotFound:
+        return False
 
 
 def _load(cls: type[Block], name: str) -> Any | None:
@@ -137,6 +158,8 @@ def _load(cls: type[Block], name: str) -> Any | None:
 
 def _credentials_values(bucket: S3Bucket, bucket_label: str) -> tuple[dict[str, Any], str, str]:
     """The S3 settings the bucket block's credentials give; with what to name them in errors and status."""
+    from prefect_aws import MinIOCredentials
+
     creds = bucket.credentials
     kind = "MinIO Credentials" if isinstance(creds, MinIOCredentials) else "AWS Credentials"
     name = None if getattr(creds, "_is_anonymous", False) else creds._block_document_name
@@ -175,13 +198,16 @@ def resolve(*, strict: bool = True) -> Resources:
     """
     origins = env_origins()
     overrides: dict[str, Any] = {}
-    url, note = _reachable_api(strict=strict)
-    bucket_block = _load(S3Bucket, BUCKET.name) if url else None
+    present, note = _present_blocks(strict=strict)
+    bucket_block = None
+    if BUCKET in present:
+        from prefect_aws import S3Bucket  # ~0.2 s to import: only when its block is there
+
+        bucket_block = _load(S3Bucket, BUCKET.name)
     labels: dict[str, str] = {}
     if bucket_block is not None:
         labels = _bucket_block_overrides(bucket_block, overrides, origins)
-    if url:
-        _secret_block_overrides(overrides, origins)
+    _secret_block_overrides(present, overrides, origins)
     if "database_url" in overrides:
         _check_dsn(overrides["database_url"])
     settings = Settings.from_env(**overrides)
@@ -194,21 +220,20 @@ def resolve(*, strict: bool = True) -> Resources:
     return Resources(settings, bucket, origins, note)
 
 
-def _reachable_api(*, strict: bool) -> tuple[str | None, str | None]:
-    """The configured Prefect API to read blocks from (None: none, or it does not answer and
-    not strict), and the note that says why the blocks were not read."""
+def _present_blocks(*, strict: bool) -> tuple[set[BlockSpec], str | None]:
+    """The blocks a run reads that exist on the configured Prefect API (none without an API, or
+    when it does not answer and not strict), and the note that says why they were not read."""
     url = api_url()
     if not url:
-        return None, None
+        return set(), None
     try:
-        check_api(url)
+        return existing_blocks(url, (BUCKET, DATABASE_URL, GEOCODER_API_KEY)), None
     except PrefectUnreachable as exc:
         if strict:
             raise
         note = f"blocks not read: {exc}"
         log.warning("%s; settings come from the environment", note)
-        return None, note
-    return url, None
+        return set(), note
 
 
 def _bucket_block_overrides(bucket_block: S3Bucket, overrides: dict[str, Any],
@@ -229,10 +254,10 @@ def _bucket_block_overrides(bucket_block: S3Bucket, overrides: dict[str, Any],
     return {"bucket": bucket_label, "credentials": creds_label}
 
 
-def _secret_block_overrides(overrides: dict[str, Any], origins: dict[str, str]) -> None:
+def _secret_block_overrides(present: set[BlockSpec], overrides: dict[str, Any], origins: dict[str, str]) -> None:
     """The Secret blocks that exist (database URL, geocoder key) into `overrides` and `origins`."""
     for spec, field in ((DATABASE_URL, "database_url"), (GEOCODER_API_KEY, "geocoder_api_key")):
-        block = _load(Secret, spec.name)
+        block = _load(Secret, spec.name) if spec in present else None
         if block is not None:
             label = f"Secret block {spec.name!r}"
             overrides[field] = SourcedSecret(_secret_value(block, label), origin=label)
@@ -289,13 +314,9 @@ def run_bucket() -> Bucket:
 
 # --- creating the blocks (make deploy) --------------------------------------------------------
 
-def _exists(cls: type[Block], name: str) -> bool:
+def _exists(block_type_slug: str, name: str) -> bool:
     with get_client(sync_client=True) as client:
-        try:
-            client.read_block_document_by_name(name, block_type_slug=cls.get_block_type_slug())
-            return True
-        except ObjectNotFound:
-            return False
+        return _document_exists(client, block_type_slug, name)
 
 
 def ensure_blocks(*, overwrite: bool = False) -> dict[str, str]:
@@ -304,6 +325,8 @@ def ensure_blocks(*, overwrite: bool = False) -> dict[str, str]:
     A block whose values the environment does not have (no S3 keys, no geocoder key) is skipped
     and said so: the runs then use the environment for it.
     """
+    from prefect_aws import MinIOCredentials, S3Bucket
+
     settings = Settings.from_env()
     origins = env_origins()
     # In this order: the bucket block refers to the credentials block saved before it.
@@ -321,7 +344,7 @@ def ensure_blocks(*, overwrite: bool = False) -> dict[str, str]:
 def _ensure_block(cls: type[Block], name: str, make: Callable[[], Block | None], needs: tuple[str, ...], *,
                   origins: dict[str, str], overwrite: bool) -> str:
     """Save one block made from the environment unless it is kept or cannot be made; says which."""
-    exists = _exists(cls, name)
+    exists = _exists(cls.get_block_type_slug(), name)
     if exists and not overwrite:
         return "exists (kept; --overwrite-blocks replaces it from the environment)"
     missing = [v for v in needs if origins[v] == "default"]
@@ -335,6 +358,8 @@ def _ensure_block(cls: type[Block], name: str, make: Callable[[], Block | None],
 
 
 def _credentials_block(settings: Settings) -> MinIOCredentials:
+    from prefect_aws import AwsClientParameters, MinIOCredentials
+
     return MinIOCredentials(
         minio_root_user=settings.s3_access_key.get_secret_value(),
         minio_root_password=settings.s3_secret_key,
@@ -347,12 +372,16 @@ def _credentials_block(settings: Settings) -> MinIOCredentials:
 def _bucket_block(settings: Settings) -> S3Bucket | None:
     # The loaded (named) credentials block: the bucket block references it, so rotating the
     # keys in the credentials block is seen by every run that loads the bucket.
+    from prefect_aws import AwsCredentials, MinIOCredentials, S3Bucket
+
     creds = _load(MinIOCredentials, S3_CREDENTIALS.name) or _load(AwsCredentials, S3_CREDENTIALS.name)
     return S3Bucket(bucket_name=settings.s3_bucket, credentials=creds) if creds is not None else None
 
 
 def delete_blocks() -> None:
     """Remove fleettickets' blocks (tests; an operator uses the UI)."""
+    from prefect_aws import MinIOCredentials, S3Bucket
+
     for cls, spec in ((S3Bucket, BUCKET), (MinIOCredentials, S3_CREDENTIALS), (Secret, DATABASE_URL),
                       (Secret, GEOCODER_API_KEY)):
         with get_client(sync_client=True) as client:

@@ -23,6 +23,6 @@ def geocode(budget: int | None) -> None:
     logs.reapply()
     with domain_errors():
         resources(strict=True)  # a bad setting or an unreachable Prefect API: one line, before any run
-        with prefect_runtime():
+        with prefect_runtime(api_checked=True):
             report = geocode_flow(budget=budget)
     click.echo(report.render())

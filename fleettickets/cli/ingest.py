@@ -35,7 +35,7 @@ def ingest(dataset: str, dry_run: bool, reseed: bool, from_key: str | None, no_g
     try:
         with domain_errors():
             hand_to_next_run(resources(strict=True))  # a bad setting or an unreachable API: one line, before any run
-            with prefect_runtime():
+            with prefect_runtime(api_checked=True):
                 result = INGEST_FLOWS[dataset](reseed=reseed, from_key=from_key, dry_run=dry_run,
                                                geocode=not no_geocode, wait=wait)
     except IngestFailed as exc:
