@@ -6,6 +6,9 @@ The imports are read from the code (every `import`, at any depth), not from a li
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -59,3 +62,14 @@ def test_the_rule_reads_real_imports() -> None:
     cli = imported(REPO / "fleettickets" / "cli" / "ingest.py")
     assert any(name.startswith("flows") for name in cli)
     assert len(modules("fleettickets")) > 10
+
+
+def test_a_run_starts_without_the_imports_it_does_not_need() -> None:
+    """A scheduled run pays its start-up every 20 minutes (issue 10: a run with nothing to do
+    costs <= 0.5 s more than a trivial flow): prefect-aws (~0.2 s) is imported only when an S3
+    Bucket block exists, SQLAlchemy (~0.2 s) only by `migrate`'s DSN print, pandas never."""
+    code = ("import sys, fleettickets.cli, flows.ingest, flows.temporary_server, tasks.blocks;"
+            " print(','.join(m for m in ('prefect_aws', 'sqlalchemy', 'pandas') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.stdout.strip() == "", f"imported at start-up: {done.stdout.strip()}"
