@@ -79,10 +79,12 @@ def _archive_run_name(parameters: dict[str, Any]) -> str:
 # failure anywhere rolls the file back, and the retry runs the whole pass again.
 #
 # One task run for a batch of consecutive small files (fleettickets.plan.next_batch), on one
-# connection, each file in its own transaction, in order: a task run, its connection and its
-# session set-up cost about as much as applying a 400-row delta (a backlog of 150 such deltas:
-# ~0.10 s per `load` task run against ~54 ms for the apply alone, plus ~25 ms per task run in
-# the flow; 306 task runs took 28-33 s against 12 s for one psql per file).
+# connection, each file in its own transaction, in order. A task run costs about as much as
+# applying a 400-row delta (~55 ms alone): a backlog of 150 such deltas, a `load` and an
+# `archive` task run per file (306 task runs), took 33 s against 11.6 s for one psql per file
+# (141 ms per file above it; ~0.10 s per `load` run, 7 s of the flow's time outside its tasks):
+# ~50 ms per task run, with its connection and session set-up, on a quiet 2-core machine (~80
+# ms on a busy one). Batched (4 `load` and 4 `archive` runs): 18 s against 13.3 s, 31 ms per file above it.
 #
 # Retries never re-apply a committed file: the batch raises only while nothing of it has
 # committed in this attempt (so Prefect's retry, or the flow's stop at a bad file, sees the
