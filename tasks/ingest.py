@@ -108,7 +108,7 @@ def load(dataset: Dataset, batch: list[PlannedFile], identity: BatchIdentityChec
                 if not results:
                     raise  # nothing committed in this attempt: safe to retry, or the stream stops here
                 get_run_logger().info(
-                    "%s was not loaded (%s: %s); the %d files before it committed; it starts the next load",
+                    "%s was not loaded (%s: %s); the %d files before it are done; it starts the next load",
                     planned.change.key, type(exc).__name__, exc, len(results))
                 break
     return results
