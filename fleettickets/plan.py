@@ -96,3 +96,31 @@ def republished_error(dataset: Dataset, planned: PlannedFile, sha256: str) -> Ch
     )
 
 
+
+
+# Files one `load` task run applies on one connection, each in its own transaction (see
+# flows/ingest.py, apply_in_order): at most this many, or this many bytes; a file larger than
+# BIG_FILE_BYTES is a batch of its own (batching saves nothing on it, and the UI shows it alone).
+BATCH_FILES = 50
+BATCH_BYTES = 32 << 20
+BIG_FILE_BYTES = 4 << 20
+LOADED = (Action.APPLY, Action.REPLAY)  # the actions a `load` applies; the others are one file each
+
+
+def next_batch(plan: list[PlannedFile], start: int, *, max_files: int = BATCH_FILES,
+               max_bytes: int = BATCH_BYTES, big_file: int = BIG_FILE_BYTES) -> list[PlannedFile]:
+    """The files from plan[start] that go through their steps together: consecutive small files
+    to apply or replay (capped by files and bytes), else plan[start] alone (a held file, one to
+    archive or verify, a big file)."""
+    first = plan[start]
+    batch = [first]
+    if first.action not in LOADED or first.change.size > big_file:
+        return batch
+    size = first.change.size
+    for planned in plan[start + 1:]:
+        if (planned.action not in LOADED or planned.change.size > big_file or len(batch) >= max_files
+                or size + planned.change.size > max_bytes):
+            break
+        batch.append(planned)
+        size += planned.change.size
+    return batch

@@ -15,7 +15,7 @@ from fleettickets.datasets import Dataset, get_dataset
 from fleettickets.db import WriterLock
 from fleettickets.errors import ChangeFileError
 from fleettickets.freshness import Freshness
-from fleettickets.plan import Action, PlannedFile, republished_error, same_bytes_as_applied
+from fleettickets.plan import Action, PlannedFile, next_batch, republished_error, same_bytes_as_applied
 from fleettickets.summary import RunSummary, Status
 from tasks.alerts import notify_failure
 from tasks.artifacts import publish_run_artifacts
@@ -50,7 +50,7 @@ def ingest(dataset_name: str, reseed: bool, from_key: str | None, dry_run: bool,
         state = read_stream_state(dataset, lock, summary, reseed, from_key)      # watermark, ledger, replay owed?
         listing = list_changes(dataset, state.reseed, state.from_key)            # list changes
         plan = plan_stream(dataset, listing, state, summary)                     # apply, replay, archive, verify, hold
-        apply_in_order(settings, dataset, plan, summary, lock, dry_run)          # per file: load -> archive
+        apply_in_order(settings, dataset, plan, summary, lock, dry_run)          # per batch: load -> archive
         record_run(dataset, lock, summary, state)                                # watermark after, status, import_meta
     if geocode and not dry_run:                                                  # geocode clusters, locations;
         summary.geocoding = run_geocoding(budget=settings.geocoder_run_budget)  #  resolve geoms
@@ -76,39 +76,54 @@ def stop_if_failed(dataset: Dataset, summary: RunSummary, freshness: Freshness) 
 
 def apply_in_order(settings: Settings, dataset: Dataset, plan: list[PlannedFile], summary: RunSummary,
                    lock: WriterLock, dry_run: bool) -> None:
-    """Each file in its own transaction; the first file that cannot be loaded stops the stream."""
+    """Each file in its own transaction; the first file that cannot be loaded stops the stream.
+
+    Consecutive small files go through their steps together (fleettickets.plan.next_batch): one
+    `load` task run, then one `archive` task run for the files that committed, then the progress
+    artifact. A load that stopped early hands back the rest: the next batch starts at the first
+    file not committed."""
     logger = get_run_logger()
     progress = Progress(dataset.name, len(plan))
-    for done, planned in enumerate(plan, start=1):
+    done = 0
+    while done < len(plan):
+        batch = next_batch(plan, done)
         try:
-            apply_one(dataset, planned, summary, lock, dry_run)
+            done += apply_batch(dataset, batch, summary, lock, dry_run)
         except (ChangeFileError, WriterLockLost) as exc:
             summary.finish(Status.FAILED, str(exc))
             return
-        if planned.action is Action.HELD:
+        if batch[0].action is Action.HELD:
             logger.warning("%s is dated more than %d min ahead of now: held back, not applied",
-                           planned.change.key, settings.future_tolerance_minutes)
+                           batch[0].change.key, settings.future_tolerance_minutes)
         progress.update(done)
 
 
-def apply_one(dataset: Dataset, planned: PlannedFile, summary: RunSummary, lock: WriterLock, dry_run: bool) -> None:
-    """One planned file through its steps: load (download -> transform -> upsert, one pass), archive."""
+def apply_batch(dataset: Dataset, batch: list[PlannedFile], summary: RunSummary, lock: WriterLock,
+                dry_run: bool) -> int:
+    """The files of a batch through their steps: load (download -> transform -> upsert, one pass
+    per file, a transaction each), then archive the files that committed. Returns how many of the
+    batch's files are done (a prefix: a load that stopped early leaves the rest to the next batch).
+    A held file, a file to archive only or to verify is a batch of its own."""
+    planned = batch[0]
     if planned.action is Action.HELD:
         summary.held_keys.append(planned.change.key)
-        return
+        return 1
     if planned.action is Action.ARCHIVE:  # committed before a crash, never archived
         summary.archived_only.append(planned.change.key)
-        sha256 = planned.ledger.sha256 if planned.ledger else None
+        archived = [(planned, planned.ledger.sha256 if planned.ledger else None)]
     elif planned.action is Action.VERIFY:  # the same bytes uploaded again (another ETag)?
         sha256 = object_sha256(planned)
         check_identity(dataset, planned, sha256)
         summary.archived_only.append(planned.change.key)
+        archived = [(planned, sha256)]
     else:
-        result = load(dataset, planned, partial(check_identity, dataset, planned), lock, dry_run)
-        summary.files.append(result)
-        sha256 = result.sha256
-    if planned.change.in_changes and not dry_run:
-        archive(dataset, planned, sha256)
+        results = load(dataset, batch, partial(check_identity, dataset), lock, dry_run)
+        summary.files.extend(results)
+        archived = [(p, result.sha256) for p, result in zip(batch, results, strict=False)]
+    to_archive = [(p, sha256) for p, sha256 in archived if p.change.in_changes]
+    if to_archive and not dry_run:
+        archive(dataset, to_archive)
+    return len(archived)
 
 
 def check_identity(dataset: Dataset, planned: PlannedFile, sha256: str) -> None:

@@ -62,7 +62,8 @@ def s3_may_recover(task, task_run, state) -> bool:  # Prefect's callback shape
 
 
 def s3_or_db_may_recover(task, task_run, state) -> bool:  # Prefect's callback shape
-    """For a step that reads the bucket into one database transaction: retry outages of either."""
+    """For a step that reads the bucket into a database transaction: retry outages of either (a
+    `load` of several files raises only while none of them has committed, see tasks/ingest.py)."""
     return _may_recover(state, database=True, bucket=True)
 
 

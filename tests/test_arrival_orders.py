@@ -10,6 +10,7 @@ FLEETTICKETS_PROPERTY_EXAMPLES sets how many streams the property test draws (12
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,8 +27,10 @@ import fleettickets.db
 import fleettickets.storage
 import tasks.ingest
 from fleettickets import storage
-from fleettickets.datasets import get_dataset
+from fleettickets.datasets import get_dataset, parse_file_ts
+from fleettickets.plan import BIG_FILE_BYTES, Action, PlannedFile, next_batch
 from fleettickets.quarantine import quarantine
+from fleettickets.storage import ChangeFile
 from fleettickets.summary import RunSummary
 from flows.ingest import INGEST_FLOWS, IngestFailed
 from tests.conftest import run_cli
@@ -461,3 +464,106 @@ def test_a_nul_in_a_cell_is_removed_and_counted_and_long_cells_load(db, settings
     assert state[TICKETS[0]]["summary"] == "fibrecut"
     assert len(state[TICKETS[1]]["summary"]) == 300_000
 
+
+
+# --- batches: consecutive small files share a `load` and an `archive` task run ---------------------
+
+def planned(minute: int, action: Action = Action.APPLY, size: int = 1000) -> PlannedFile:
+    name = name_at(minute)
+    return PlannedFile(ChangeFile(CHANGES + name, name, parse_file_ts(name), "etag", size), action)
+
+
+def test_a_batch_is_consecutive_small_files_to_load():
+    plan = [planned(0, size=BIG_FILE_BYTES + 1), planned(20), planned(40, Action.REPLAY), planned(60),
+            planned(80, Action.ARCHIVE), planned(100), planned(120, Action.VERIFY), planned(140, Action.HELD),
+            planned(160), planned(180, size=BIG_FILE_BYTES + 1), planned(200)]
+    batches, start = [], 0
+    while start < len(plan):
+        batch = next_batch(plan, start, max_files=2)
+        batches.append([plan.index(p) for p in batch])
+        start += len(batch)
+    # a big file, a file to archive or verify, a held file: alone; the cap of files starts a new batch
+    assert batches == [[0], [1, 2], [3], [4], [5], [6], [7], [8], [9], [10]]
+    small = [planned(20 * i, size=3) for i in range(5)]
+    assert len(next_batch(small, 0, max_bytes=7)) == 2 and len(next_batch(small, 0)) == 5
+
+
+def task_runs(flow_run_id: Any, expected: int) -> dict[str, tuple[str, int]]:
+    """Task run name -> (state, attempts) for a flow run's `load` and `archive` runs, once all
+    `expected` of them have reached the server in a final state (states arrive as events)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    deadline = time.monotonic() + 30
+    while True:
+        with get_client(sync_client=True) as client:
+            runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+        steps = {r.name: (r.state.name, r.run_count) for r in runs if r.name.startswith(("load ", "archive "))}
+        if (len(steps) == expected and all(r.state.is_final() for r in runs if r.name in steps)
+                or time.monotonic() > deadline):
+            return steps
+        time.sleep(0.2)
+
+
+@pytest.mark.parametrize("nth", [1, 2], ids=["first file of the batch", "after a commit"])
+def test_a_transient_error_mid_batch_never_applies_a_committed_file_twice(db, settings, s3, monkeypatch, nth):
+    statuses = ("New", "ASSIGNED", "Resolved")
+    files = [StreamFile(name_at(20 * i), csv_bytes(three_tickets(s))) for i, s in enumerate(statuses)]
+    for f in files:
+        put(s3, settings.s3_bucket, f)
+    a, b, c = (f.name for f in files)
+    real_apply, applied = fleettickets.apply._apply, []
+
+    def apply_then_lose_the_connection(cur: Any, dataset: Any, result: Any, lock: Any) -> None:
+        real_apply(cur, dataset, result, lock)
+        applied.append(result.source_key.rsplit("/", 1)[1])
+        if len(applied) == nth:  # rows written, not committed: the server drops the connection
+            with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as other:
+                other.execute("SELECT pg_terminate_backend(%s)", (cur.connection.info.backend_pid,))
+            cur.execute("SELECT 1")  # psycopg.OperationalError
+
+    monkeypatch.setattr(fleettickets.apply, "_apply", apply_then_lose_the_connection)
+    state = ingest(return_state=True)
+
+    assert state.result().status == "completed" and state.result().files_applied == 3
+    if nth == 1:  # nothing of the batch had committed: Prefect's retry runs the same batch again
+        assert applied == [a, a, b, c]
+        assert task_runs(state.state_details.flow_run_id, 2) == {
+            f"load {a} .. {c} (3 files)": ("Completed", 2), f"archive {a} .. {c} (3 files)": ("Completed", 1)}
+    else:  # the batch ends after its committed file; a new batch starts at the file that failed
+        assert applied == [a, b, b, c]
+        assert task_runs(state.state_details.flow_run_id, 4) == {
+            f"load {a} .. {c} (3 files)": ("Completed", 1), f"archive {a}": ("Completed", 1),
+            f"load {b} .. {c} (2 files)": ("Completed", 1), f"archive {b} .. {c} (2 files)": ("Completed", 1)}
+    assert {r[3] for r in ledger(db, "inc")} == {0}  # nothing applied twice
+    assert keys(s3, settings.s3_bucket, CHANGES) == []
+    assert_in_order_replay(db, s3, settings.s3_bucket, files)
+
+
+def test_a_bad_file_mid_batch_stops_the_stream_after_the_files_before_it_committed_and_archived(db, settings, s3):
+    good = [StreamFile(name_at(m), csv_bytes(three_tickets(s))) for m, s in ((0, "New"), (40, "Resolved"))]
+    drifted = StreamFile(name_at(20), csv_bytes(three_tickets("ASSIGNED")).replace(
+        b'"assigned_team"', b'"assigned_group"', 1))
+    for f in (*good, drifted):
+        put(s3, settings.s3_bucket, f)
+    a, b, c = good[0].name, drifted.name, good[1].name
+
+    state = ingest(return_state=True)
+
+    failed = state.result(raise_on_failure=False)
+    assert isinstance(failed, IngestFailed)
+    assert str(failed) == (
+        f"ingest-inc stopped at {CHANGES}{b}: schema drift (missing columns: assigned_team; unknown columns:"
+        f" assigned_group). Earlier files stayed committed; fix the exporter or run: fleettickets quarantine"
+        f" inc <key>")
+    assert failed.summary.files_applied == 1 and failed.summary.error.startswith(f"{CHANGES}{b}: schema drift")
+    assert accepted_names(db) == [a] and watermark(db, "inc") == CHANGES + a
+    assert keys(s3, settings.s3_bucket, CHANGES) == [CHANGES + b, CHANGES + c]
+    assert keys(s3, settings.s3_bucket, PROCESSED) == [PROCESSED + a]
+    assert task_runs(state.state_details.flow_run_id, 3) == {
+        f"load {a} .. {c} (3 files)": ("Completed", 1), f"archive {a}": ("Completed", 1),
+        f"load {b} .. {c} (2 files)": ("Failed", 1)}  # a bad file is never retried
+
+    run_cli("quarantine", "inc", b, check=True)
+    assert ingest().status == "completed"
+    assert_in_order_replay(db, s3, settings.s3_bucket, good)
