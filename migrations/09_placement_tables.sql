@@ -234,6 +234,7 @@ DECLARE
     v_empty  boolean;
     v_index  record;
     v_later  text[];  -- the definitions of indexes dropped for a bulk insert, built after it
+    v_seqscan text := current_setting('enable_seqscan');
     ds       text;
     n        bigint;
 BEGIN
@@ -272,6 +273,7 @@ BEGIN
             v_ids := NULL;
         ELSE
             SELECT count(*) INTO v_queued FROM pg_temp.geo_ids i WHERE i.dataset = ds;
+            PERFORM set_config('enable_seqscan', 'off', true);  -- by key through the index, however small the table
             -- the tickets of keys whose answer changed, key by key through *_geo_key_idx
             EXECUTE format($sql$
                 INSERT INTO pg_temp.geo_ids
@@ -293,6 +295,7 @@ BEGIN
                     OFFSET 0) p
                 WHERE k.location_key IS NOT NULL$sql$, ds || '_placement', ds);
             GET DIAGNOSTICS n = ROW_COUNT;
+            PERFORM set_config('enable_seqscan', v_seqscan, true);
             IF v_queued + n > v_bound THEN
                 ANALYZE pg_temp.geo_ids;
                 v_ids := NULL;
@@ -301,6 +304,7 @@ BEGIN
                 -- a handful: by primary key, whatever the statistics of the temp table say
                 v_ids := ARRAY(SELECT DISTINCT i.ticket_id FROM pg_temp.geo_ids i WHERE i.dataset = ds);
                 v_which := 't.ticket_id = ANY ($1)';
+                PERFORM set_config('enable_seqscan', 'off', true);  -- restored below
             END IF;
         END IF;
 
@@ -391,6 +395,7 @@ BEGIN
             INSERT INTO pg_temp.geo_done
             SELECT %4$L, w.old_seen, w.new_seen, w.old_precision, w.precision, w.moved, w.location
             FROM want w$sql$, ds, ds || '_placement', v_which, ds) USING v_ids;
+        PERFORM set_config('enable_seqscan', v_seqscan, true);
         FOR n IN 1 .. cardinality(v_later) LOOP
             EXECUTE v_later[n];
         END LOOP;
@@ -415,6 +420,7 @@ $$;
 CREATE OR REPLACE FUNCTION tickets.geo_recount_addresses() RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
+    v_seqscan text := current_setting('enable_seqscan');
     gone  bigint;
     added bigint;
 BEGIN
@@ -427,7 +433,9 @@ BEGIN
     SELECT count(*) FILTER (WHERE waiting) INTO gone FROM d;
 
     -- the open tickets an address counts (as in geo_rebuild_addresses), by the keys geocoding
-    -- took in, key by key through each placement's *_geo_key_idx
+    -- took in, key by key through each placement's *_geo_key_idx (then the ticket by its key),
+    -- however small the tables are
+    PERFORM set_config('enable_seqscan', 'off', true);
     WITH k AS MATERIALIZED (
         SELECT DISTINCT * FROM pg_temp.geo_recount r WHERE tickets.worth_asking(r.location_key, r.cluster_key)
     ), g AS (
@@ -463,6 +471,7 @@ BEGIN
         RETURNING waiting
     )
     SELECT count(*) FILTER (WHERE waiting) INTO added FROM i;
+    PERFORM set_config('enable_seqscan', v_seqscan, true);
     RETURN added - gone;
 END
 $$;
