@@ -333,9 +333,8 @@ BEGIN
                        p.geom_precision AS old_precision, p.geom AS old_geom, p.open AS old_open,
                        p.actionable AS old_actionable, t.region, t.cluster, t.location,
                        coalesce(t.bucket = 'pending', false) AS open, coalesce(t.is_actionable, false) AS actionable,
-                       ROW(coalesce(tickets.norm_key(t.region), ''), coalesce(tickets.norm_key(t.cluster), ''),
-                           coalesce(tickets.norm_key(t.location), ''), coalesce(t.bucket = 'pending', false),
-                           t.last_loaded_at)::tickets.geo_seen AS new_seen
+                       coalesce(tickets.norm_key(t.region), '') AS rk, coalesce(tickets.norm_key(t.cluster), '') AS ck,
+                       coalesce(tickets.norm_key(t.location), '') AS lk, t.last_loaded_at
                 FROM tickets.%1$I t
                 LEFT JOIN tickets.%2$I p ON p.ticket_id = t.ticket_id
                 WHERE %3$s
@@ -344,10 +343,10 @@ BEGIN
                 INSERT INTO tickets.geo_clusters (region_key, cluster_key, region, cluster, place_id, source, geom, guard_km)
                 SELECT k.region_key, k.cluster_key, k.region, k.cluster, m.place_id,
                        CASE WHEN m.place_id IS NOT NULL THEN 'gazetteer' END, g.geom, g.guard_km
-                FROM (SELECT (d.new_seen).region_key, (d.new_seen).cluster_key, min(d.region) AS region,
+                FROM (SELECT d.rk AS region_key, d.ck AS cluster_key, min(d.region) AS region,
                              min(d.cluster) AS cluster
                       FROM todo d
-                      WHERE (d.new_seen).cluster_key <> ''
+                      WHERE d.ck <> ''
                       GROUP BY 1, 2) k
                 CROSS JOIN LATERAL (SELECT tickets.gazetteer_match(k.region_key, k.cluster_key) AS place_id) m
                 LEFT JOIN tickets.gazetteer g ON g.place_id = m.place_id
@@ -360,15 +359,14 @@ BEGIN
                 UNION ALL
                 SELECT * FROM new_clusters
             ), placed AS (
-                SELECT d.*, CASE WHEN gl.geom IS NOT NULL THEN gl.geom ELSE gc.geom END AS geom,
+                SELECT d.*, ROW(d.rk, d.ck, d.lk, d.open, d.last_loaded_at)::tickets.geo_seen AS new_seen,
+                       CASE WHEN gl.geom IS NOT NULL THEN gl.geom ELSE gc.geom END AS geom,
                        CASE WHEN gl.geom IS NOT NULL THEN gl.precision
                             WHEN gc.geom IS NOT NULL THEN 'cluster' END AS precision
                 FROM todo d
-                LEFT JOIN clusters gc
-                       ON gc.region_key = (d.new_seen).region_key AND gc.cluster_key = (d.new_seen).cluster_key
+                LEFT JOIN clusters gc ON gc.region_key = d.rk AND gc.cluster_key = d.ck
                 LEFT JOIN tickets.geo_locations gl
-                       ON gl.region_key = (d.new_seen).region_key AND gl.cluster_key = (d.new_seen).cluster_key
-                      AND gl.location_key = (d.new_seen).location_key AND (d.new_seen).location_key <> ''
+                       ON gl.region_key = d.rk AND gl.cluster_key = d.ck AND gl.location_key = d.lk AND d.lk <> ''
                       AND gl.status = 'ok'
             ), want AS MATERIALIZED (
                 SELECT w.*, w.old_precision IS DISTINCT FROM w.precision
