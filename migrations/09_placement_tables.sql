@@ -235,6 +235,7 @@ DECLARE
     v_index  record;
     v_later  text[];  -- the definitions of indexes dropped for a bulk insert, built after it
     v_seqscan text := current_setting('enable_seqscan');
+    v_truncated boolean;
     ds       text;
     n        bigint;
 BEGIN
@@ -259,9 +260,25 @@ BEGIN
     WITH q AS (DELETE FROM tickets.geo_changed_keys RETURNING region_key, cluster_key, location_key)
     INSERT INTO pg_temp.geo_keys SELECT DISTINCT * FROM q WHERE NOT v_full;
     -- taken off the queue before the tickets are read: a write committed after this is
-    -- either read below or left queued for the next pass
-    WITH q AS (DELETE FROM tickets.geo_changed_tickets c RETURNING c.dataset, c.ticket_id)
-    INSERT INTO pg_temp.geo_ids SELECT * FROM q WHERE NOT v_full;
+    -- either read below or left queued for the next pass. A long queue (a first placement)
+    -- is emptied by TRUNCATE, not DELETE, when no writer is queueing right now: its dead rows
+    -- would otherwise be read by every check for work until VACUUM (a cost of the table's
+    -- size, not of what changed). Writers that queue wait for this pass meanwhile.
+    v_truncated := false;
+    IF (SELECT count(*) FROM tickets.geo_changed_tickets) > v_bound THEN
+        BEGIN
+            LOCK TABLE tickets.geo_changed_tickets IN ACCESS EXCLUSIVE MODE NOWAIT;
+            INSERT INTO pg_temp.geo_ids SELECT c.dataset, c.ticket_id FROM tickets.geo_changed_tickets c WHERE NOT v_full;
+            TRUNCATE tickets.geo_changed_tickets;
+            v_truncated := true;
+        EXCEPTION WHEN lock_not_available THEN
+            NULL;  -- a writer is queueing: DELETE below
+        END;
+    END IF;
+    IF NOT v_truncated THEN
+        WITH q AS (DELETE FROM tickets.geo_changed_tickets c RETURNING c.dataset, c.ticket_id)
+        INSERT INTO pg_temp.geo_ids SELECT * FROM q WHERE NOT v_full;
+    END IF;
 
     FOREACH ds IN ARRAY ARRAY['inc', 'crq'] LOOP
         IF v_full THEN
