@@ -224,6 +224,7 @@ CREATE OR REPLACE FUNCTION tickets.geo_place(p_full boolean) RETURNS TABLE (data
 LANGUAGE plpgsql
 SET jit = off  -- compiling these plans costs more than running them
 SET work_mem = '64MB'  -- a first placement's aggregates and sorts in memory
+SET enable_mergejoin = off  -- hash joins keep the tickets' order: placements go into their primary key in order
 AS $$
 DECLARE
     v_full   boolean;
@@ -506,7 +507,8 @@ BEGIN
                 UNION ALL
                 SELECT p.geo_seen, t.location, t.cluster, coalesce(t.created_at_service, t.first_seen_at)
                 FROM tickets.crq t JOIN tickets.crq_placement p ON p.ticket_id = t.ticket_id
-                WHERE p.geo_seen IS NOT NULL AND t.bucket = 'pending' AND t.location IS NOT NULL) o
+                WHERE p.geo_seen IS NOT NULL AND t.bucket = 'pending' AND t.location IS NOT NULL
+                OFFSET 0) o  -- a fence: worth_asking on the open tickets' keys only, not on every placement
           WHERE tickets.worth_asking((o.s).location_key, (o.s).cluster_key)
           GROUP BY 1, 2, 3) g (region_key, cluster_key, location_key, location, cluster, clock, tickets)
     LEFT JOIN tickets.geo_clusters gc ON gc.region_key = g.region_key AND gc.cluster_key = g.cluster_key

@@ -308,22 +308,24 @@ def test_incremental_placement_equals_a_full_resolve(database: str, offline: Set
 def seq_scans(conn: psycopg.Connection) -> dict[str, int]:
     """Sequential scans of the ticket and placement tables so far, once the steps' sessions (each
     flushes its statistics as it exits) have all reported: no other session of the database is
-    left (an earlier test's may still be exiting) and two reads agree."""
-    seen = None
-    for attempt in range(50):
+    left (an earlier test's may still be exiting; a session leaves pg_stat_activity before it
+    flushes) and four reads over 0.75 s agree."""
+    seen, same = None, 0
+    for attempt in range(60):
         conn.execute("SELECT pg_stat_clear_snapshot()")
         others = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
                               " AND pid <> pg_backend_pid()").fetchone()[0]
-        if others and attempt < 25:  # (a session another fixture keeps open is waited for 5 s at most)
-            seen = None
-            time.sleep(0.2)
+        if others and attempt < 20:  # (a session another fixture keeps open is waited for 5 s at most)
+            seen, same = None, 0
+            time.sleep(0.25)
             continue
         now = dict(conn.execute("SELECT relname, seq_scan FROM pg_stat_user_tables WHERE schemaname = 'tickets'"
                                 " AND relname IN ('inc', 'crq', 'inc_placement', 'crq_placement')"))
-        if now == seen:
+        same = same + 1 if now == seen else 0
+        if same == 3:
             return now
         seen = now
-        time.sleep(0.2)
+        time.sleep(0.25)
     raise AssertionError("the statistics did not settle")
 
 
