@@ -306,11 +306,12 @@ def test_incremental_placement_equals_a_full_resolve(database: str, offline: Set
 # --- named cases -------------------------------------------------------------------------------
 
 def seq_scans(conn: psycopg.Connection) -> dict[str, int]:
-    """Sequential scans of the ticket and placement tables so far, once the steps' sessions (each
-    flushes its statistics as it exits) have all reported: no other session of the database is
-    left (an earlier test's may still be exiting; a session leaves pg_stat_activity before it
-    flushes) and four reads over 0.75 s agree."""
+    """Sequential scans of the ticket and placement tables so far, once every session has
+    reported: this one's own (the fixture's TRUNCATE counts scans), the steps' sessions (each
+    flushes its statistics as it exits; no other session of the database is left, and four reads
+    over 0.75 s agree)."""
     seen, same = None, 0
+    conn.execute("SELECT pg_stat_force_next_flush()")  # this session's own, as it goes idle
     for attempt in range(60):
         conn.execute("SELECT pg_stat_clear_snapshot()")
         others = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
