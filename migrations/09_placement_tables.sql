@@ -27,7 +27,12 @@
 -- takes the same lock shared first, so it waits for a running pass to commit and then sees
 -- its rows, and a pass that starts meanwhile waits for that write to commit and reads the
 -- tickets as written. Content changes only queue (no lock): a pass that misses one places
--- it the next time.
+-- it the next time (a pass that empties a long queue by TRUNCATE makes queueing writers wait
+-- for it, see geo_place).
+--
+-- A first placement (an empty placement table, filled by a scan) builds the placement's
+-- secondary indexes after its rows, not row by row: 10x, ~6 s for the whole geocoding step
+-- (offline) where writing the ticket rows took ~13-17 s.
 
 CREATE TABLE tickets.geo_changed_tickets (
     dataset   text NOT NULL,
