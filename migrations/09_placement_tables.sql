@@ -356,9 +356,12 @@ BEGIN
                        p.geom_precision AS old_precision, p.geom AS old_geom, p.open AS old_open,
                        p.actionable AS old_actionable, t.region, t.cluster, t.location,
                        coalesce(t.bucket = 'pending', false) AS open, coalesce(t.is_actionable, false) AS actionable,
-                       coalesce(tickets.norm_key(t.region), '') AS rk, coalesce(tickets.norm_key(t.cluster), '') AS ck,
-                       coalesce(tickets.norm_key(t.location), '') AS lk, t.last_loaded_at
+                       k.rk, k.ck, coalesce(tickets.norm_key(t.location), '') AS lk, t.last_loaded_at
                 FROM tickets.%1$I t
+                -- a subquery per ticket, so that the keys of its (region, cluster), a few dozen
+                -- pairs for the whole table, are computed once per pair (a Memoize node)
+                CROSS JOIN LATERAL (SELECT coalesce(tickets.norm_key(t.region), '') AS rk,
+                                           coalesce(tickets.norm_key(t.cluster), '') AS ck OFFSET 0) k
                 LEFT JOIN tickets.%2$I p ON p.ticket_id = t.ticket_id
                 WHERE %3$s
             ), new_clusters AS (
