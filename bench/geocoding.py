@@ -8,8 +8,9 @@ provider: gazetteer and plus codes, no requests):
     first placement   every ticket placed from empty caches
     nothing changed   the same step again: it should cost what changed (nothing), not the table
     after one delta   one file of `delta_rows` rows upserted, then the step
-    update floor      one UPDATE of every ticket row (what placing every ticket must write at
-                      least, with the tables' indexes), rolled back
+    update floor      one UPDATE of every ticket row, rolled back: what placing every ticket
+                      cost at least while placements were columns of the ticket rows (before
+                      migrations/09 moved them into narrow tables of their own)
 
 Tickets are written with plain SQL (the cleaned row as `raw`, the last row of a ticket
 winning, last_loaded_at moved only when the content changes), not through the ingest
@@ -234,7 +235,7 @@ def measure_scale(admin_dsn: str, workdir: Path, scale: int, delta_rows: int = 4
         after = time_step(dsn)
         with psycopg.connect(dsn) as conn:
             started = time.perf_counter()
-            conn.execute("UPDATE tickets.inc SET geocoded_at = now()")
+            conn.execute("UPDATE tickets.inc SET last_loaded_at = last_loaded_at")
             floor = round(time.perf_counter() - started, 3)
             conn.rollback()
         return ScaleFigures(scale=scale, tickets=tickets, first_placement=first, nothing_changed=unchanged,

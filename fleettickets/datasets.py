@@ -71,6 +71,11 @@ class Dataset:
     sentinel_prefix: str = SENTINEL_PREFIX
 
     @property
+    def placement_table(self) -> str:
+        """Where geocoding keeps the table's placements (migrations/09), schema-qualified."""
+        return f"{self.table}_placement"
+
+    @property
     def kept_columns(self) -> tuple[str, ...]:
         return tuple(c for c in self.columns if c not in self.dropped)
 

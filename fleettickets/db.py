@@ -108,13 +108,16 @@ def load_statements(name: str) -> tuple[str, ...]:
 
 
 def _on_table(statement: str, dataset: Dataset) -> sql.Composed:
-    """The statement with `{table}` as the dataset's table, quoted as an identifier."""
+    """The statement with `{table}` as the dataset's table and `{placement}` as its placement
+    table (migrations/09), quoted as identifiers."""
     schema, table = dataset.table.split(".")
-    return sql.SQL(statement).format(table=sql.Identifier(schema, table))
+    placement_schema, placement = dataset.placement_table.split(".")
+    return sql.SQL(statement).format(table=sql.Identifier(schema, table),
+                                     placement=sql.Identifier(placement_schema, placement))
 
 
 def table_sql(name: str, dataset: Dataset) -> sql.Composed:
-    """A .sql file whose `{table}` is the dataset's table, quoted as an identifier."""
+    """A .sql file whose `{table}` is the dataset's table (and `{placement}` its placement table)."""
     return _on_table(load_sql(name), dataset)
 
 

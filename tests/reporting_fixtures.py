@@ -1,5 +1,6 @@
-"""Tickets for the reporting tests: rows written straight into tickets.inc / tickets.crq, and
-change files applied with the engine's own apply (stage, upsert, INC history hook, ledger)."""
+"""Tickets for the reporting tests: rows written straight into tickets.inc / tickets.crq (and
+their positions into tickets.inc_placement / tickets.crq_placement), and change files applied
+with the engine's own apply (stage, upsert, INC history hook, ledger)."""
 
 from __future__ import annotations
 
@@ -58,15 +59,21 @@ def ticket(ticket_id: str, lat: float | None = None, lon: float | None = None,
 
 def insert(conn: psycopg.Connection, dataset: str, tickets: list[Ticket],
            file_ts: datetime = AS_OF - timedelta(hours=1)) -> None:
-    """Write rows directly (typed columns are generated from raw)."""
-    table = get_dataset(dataset).table
+    """Write rows directly (typed columns are generated from raw), and the positions of those
+    that have one into the placement table, with the ticket row's open / actionable flags."""
+    table, placement = get_dataset(dataset).table, get_dataset(dataset).placement_table
     with conn.cursor() as cur:
         cur.executemany(
-            f"INSERT INTO {table} (ticket_id, raw, source_key, file_ts, geom, geom_precision)"  # noqa: S608
-            " VALUES (%s, %s::jsonb, %s, %s,"
-            " CASE WHEN %s::float8 IS NOT NULL THEN ST_SetSRID(ST_MakePoint(%s, %s), 4326) END, %s)",
-            [(t.ticket_id, json.dumps(t.raw), f"test/{dataset}", file_ts, t.lon, t.lon, t.lat, t.precision)
-             for t in tickets],
+            f"INSERT INTO {table} (ticket_id, raw, source_key, file_ts)"  # noqa: S608
+            " VALUES (%s, %s::jsonb, %s, %s)",
+            [(t.ticket_id, json.dumps(t.raw), f"test/{dataset}", file_ts) for t in tickets],
+        )
+        cur.executemany(
+            f"INSERT INTO {placement} (ticket_id, open, actionable, geom, geom_precision)"  # noqa: S608
+            f" SELECT ticket_id, coalesce(bucket = 'pending', false), coalesce(is_actionable, false),"
+            " ST_SetSRID(ST_MakePoint(%s, %s), 4326), %s"
+            f" FROM {table} WHERE ticket_id = %s",
+            [(t.lon, t.lat, t.precision, t.ticket_id) for t in tickets if t.lat is not None],
         )
 
 

@@ -60,9 +60,9 @@ def add_ticket(conn: psycopg.Connection, dataset: str, ticket_id: str, region: s
 
 
 def placement(conn: psycopg.Connection, ticket_id: str) -> tuple[str | None, tuple[float, float] | None]:
-    row = conn.execute("SELECT geom_precision, ST_Y(geom), ST_X(geom) FROM tickets.inc WHERE ticket_id = %s"
-                       " UNION ALL SELECT geom_precision, ST_Y(geom), ST_X(geom) FROM tickets.crq"
-                       " WHERE ticket_id = %s", (ticket_id, ticket_id)).fetchone()
+    row = conn.execute("SELECT p.geom_precision, ST_Y(p.geom), ST_X(p.geom) FROM tickets.all_tickets t"
+                       " LEFT JOIN tickets.all_placements p USING (dataset, ticket_id)"
+                       " WHERE t.ticket_id = %s", (ticket_id,)).fetchone()
     return row[0], (row[1], row[2]) if row[1] is not None else None
 
 

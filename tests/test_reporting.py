@@ -257,7 +257,7 @@ def test_map_updated_since_means_loaded_or_geocoded_since(db):
     db.execute("UPDATE tickets.inc SET last_loaded_at = now() - interval '2 days'")
     db.execute("UPDATE tickets.crq SET last_loaded_at = now() - interval '2 days'")
     db.execute("UPDATE tickets.inc SET last_loaded_at = now() WHERE ticket_id = 'INC-B'")
-    db.execute("UPDATE tickets.crq SET geocoded_at = now() WHERE ticket_id = 'CRQ-B'")
+    db.execute("UPDATE tickets.crq_placement SET geocoded_at = now() WHERE ticket_id = 'CRQ-B'")
     got = rows(db, "SELECT ticket_id FROM reporting.fn_tickets_for_map(p_status => 'all',"
                    " p_updated_since => now() - interval '1 hour', p_as_of => %s)", (AS_OF,))
     assert [r["ticket_id"] for r in got] == ["INC-B", "CRQ-B"]
@@ -610,7 +610,7 @@ def test_roles_migration_is_safe_where_the_roles_already_exist(db):
 
 BULK_LOAD = """
 SELECT setseed(0.42);
-INSERT INTO tickets.inc (ticket_id, raw, source_key, file_ts, geom, geom_precision)
+CREATE TEMP TABLE bulk ON COMMIT DROP AS
 SELECT id,
        jsonb_build_object('ticket_id', id, 'bucket', CASE WHEN g % 100 < 35 THEN 'pending' ELSE 'closed' END,
                           'is_actionable', CASE WHEN g % 10 = 0 THEN 'false' ELSE 'true' END,
@@ -620,17 +620,21 @@ SELECT id,
                THEN jsonb_build_object('first_seen_at', to_char(created AT TIME ZONE 'Africa/Nairobi',
                                                                 'YYYY-MM-DD HH24:MI:SS'))
                ELSE jsonb_build_object('created_at_service', to_char(created AT TIME ZONE 'Africa/Nairobi',
-                                                                     'YYYY-MM-DD HH24:MI:SS')) END,
-       'test/300k', now(),
-       CASE WHEN g % 20 <> 0 THEN ST_SetSRID(ST_MakePoint(lon, lat), 4326) END,
-       CASE WHEN g % 20 <> 0 THEN 'location' END
+                                                                     'YYYY-MM-DD HH24:MI:SS')) END AS raw,
+       CASE WHEN g % 20 <> 0 THEN ST_SetSRID(ST_MakePoint(lon, lat), 4326) END AS geom,
+       CASE WHEN g % 20 <> 0 THEN 'location' END AS geom_precision
 FROM (
     SELECT g, 'INC' || lpad(g::text, 12, '0') AS id,
            timestamptz '2026-06-17 12:00+03' - random() * interval '200 hours' AS created,
            CASE WHEN g % 5 < 3 THEN -1.45 + random() * 0.3 ELSE -4.6 + random() * 9.0 END AS lat,
            CASE WHEN g % 5 < 3 THEN 36.65 + random() * 0.35 ELSE 34.0 + random() * 7.8 END AS lon
     FROM generate_series(1, 300000) g
-) s
+) s;
+INSERT INTO tickets.inc (ticket_id, raw, source_key, file_ts) SELECT id, raw, 'test/300k', now() FROM bulk;
+INSERT INTO tickets.inc_placement (ticket_id, open, actionable, geom, geom_precision)
+SELECT t.ticket_id, coalesce(t.bucket = 'pending', false), coalesce(t.is_actionable, false), b.geom, b.geom_precision
+FROM bulk b JOIN tickets.inc t ON t.ticket_id = b.id
+WHERE b.geom IS NOT NULL
 """
 
 
@@ -654,7 +658,8 @@ def test_300k_tickets_map_and_nearest_queries_are_index_driven(db):
     with db.transaction():
         # bulk-load pattern: secondary indexes dropped, rows loaded, indexes rebuilt as defined
         indexes = db.execute("SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index"
-                             " WHERE indrelid = 'tickets.inc'::regclass AND NOT EXISTS"
+                             " WHERE indrelid IN ('tickets.inc'::regclass, 'tickets.inc_placement'::regclass)"
+                             " AND NOT EXISTS"
                              " (SELECT 1 FROM pg_constraint c WHERE c.conindid = indexrelid)").fetchall()
         for name, _ in indexes:
             db.execute(f"DROP INDEX {name}")

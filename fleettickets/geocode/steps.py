@@ -66,9 +66,10 @@ AREA_TYPES = frozenset({
 
 
 def pending(conn: psycopg.Connection) -> bool:
-    """Whether an incremental pass has anything to take in (geocode_pending.sql), in a few index probes."""
+    """Whether an incremental pass has anything to take in (geocode_pending.sql): the queues and
+    a few index probes, no ticket table."""
     with conn.transaction():
-        conn.execute("SET LOCAL enable_seqscan = off")  # see geocode_pending.sql
+        conn.execute("SET LOCAL enable_seqscan = off")  # geo_locations by its expiry index, whatever its statistics
         conn.execute("SET LOCAL jit = off")  # the costs seqscan = off gives would compile the plan (~0.3 s)
         return bool(conn.execute(load_sql("geocode_pending.sql")).fetchone()[0])
 

@@ -8,12 +8,13 @@ SELECT m.metadata->>'source_max_key'                          AS watermark,
 FROM tickets.import_meta m
 CROSS JOIN (
     SELECT count(*) AS rows,
-           count(*) FILTER (WHERE bucket = 'pending') AS open,
+           count(*) FILTER (WHERE t.bucket = 'pending') AS open,
            jsonb_build_object(
-               'plus_code', count(*) FILTER (WHERE geom_precision = 'plus_code'),
-               'location',  count(*) FILTER (WHERE geom_precision = 'location'),
-               'cluster',   count(*) FILTER (WHERE geom_precision = 'cluster'),
-               'none',      count(*) FILTER (WHERE geom_precision IS NULL)) AS geocoded
-    FROM {table}
+               'plus_code', count(*) FILTER (WHERE p.geom_precision = 'plus_code'),
+               'location',  count(*) FILTER (WHERE p.geom_precision = 'location'),
+               'cluster',   count(*) FILTER (WHERE p.geom_precision = 'cluster'),
+               'none',      count(*) FILTER (WHERE p.geom_precision IS NULL)) AS geocoded
+    FROM {table} t
+    LEFT JOIN {placement} p ON p.ticket_id = t.ticket_id  -- where geocoding placed it (migrations/09)
 ) t
 WHERE m.dataset = %(dataset)s;
