@@ -96,8 +96,6 @@ def republished_error(dataset: Dataset, planned: PlannedFile, sha256: str) -> Ch
     )
 
 
-
-
 # Files one `load` task run applies on one connection, each in its own transaction (see
 # flows/ingest.py, apply_in_order): at most this many, or this many bytes; a file larger than
 # BIG_FILE_BYTES is a batch of its own (batching saves nothing on it, and the UI shows it alone).
@@ -112,14 +110,16 @@ def next_batch(plan: list[PlannedFile], start: int, *, max_files: int = BATCH_FI
     """The files from plan[start] that go through their steps together: consecutive small files
     to apply or replay (capped by files and bytes), else plan[start] alone (a held file, one to
     archive or verify, a big file)."""
+    def batchable(planned: PlannedFile) -> bool:
+        return planned.action in LOADED and planned.change.size <= big_file
+
     first = plan[start]
     batch = [first]
-    if first.action not in LOADED or first.change.size > big_file:
+    if not batchable(first):
         return batch
     size = first.change.size
     for planned in plan[start + 1:]:
-        if (planned.action not in LOADED or planned.change.size > big_file or len(batch) >= max_files
-                or size + planned.change.size > max_bytes):
+        if not batchable(planned) or len(batch) >= max_files or size + planned.change.size > max_bytes:
             break
         batch.append(planned)
         size += planned.change.size
