@@ -211,3 +211,11 @@ def test_a_worker_without_secrets_runs_from_blocks_rotation_is_one_clear_line_an
             assert secret not in proc.stdout + proc.stderr
         for log in ("prefect-server.log", "worker-blocks.log"):
             assert secret not in (output_dir / log).read_text(), log
+
+
+def test_each_block_spec_names_its_block_class():
+    """The specs spell the block types out (a run that finds no S3 Bucket block never imports
+    prefect-aws to ask it); they must stay what the classes say."""
+    for spec, cls in ((blocks.BUCKET, S3Bucket), (blocks.S3_CREDENTIALS, MinIOCredentials),
+                      (blocks.DATABASE_URL, Secret), (blocks.GEOCODER_API_KEY, Secret)):
+        assert (spec.type_slug, spec.type_name) == (cls.get_block_type_slug(), cls.get_block_type_name())
