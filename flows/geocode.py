@@ -8,15 +8,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from prefect import flow, get_run_logger
+from prefect import get_run_logger
 from pydantic import Field
 
 from fleettickets.geocode import GeocodingReport
+from flows.plain_flow import plain_flow
 from tasks.blocks import run_resources
 from tasks.geocode import run_geocoding
 
 
-@flow(name="geocode", log_prints=True)
+@plain_flow(name="geocode", log_prints=True)
 def geocode(budget: int | None = None) -> GeocodingReport:
     """Match clusters, decode plus codes, ask the provider within the budget, place the tickets that changed."""
     run_resources()                                       # settings and blocks first: a bad setting fails early
@@ -25,7 +26,7 @@ def geocode(budget: int | None = None) -> GeocodingReport:
     return report
 
 
-@flow(name="geocode-catch-up", log_prints=True)
+@plain_flow(name="geocode-catch-up", log_prints=True)
 def geocode_catch_up(
     budget: Annotated[int, Field(ge=1, description="At most this many provider requests in this run"
                                                   " (GEOCODER_DAILY_BUDGET still applies).")] = 1000,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from prefect import flow, get_run_logger
+from prefect import get_run_logger
 
 from fleettickets.apply import WriterLockLost
 from fleettickets.config import Settings
@@ -17,6 +17,7 @@ from fleettickets.errors import ChangeFileError
 from fleettickets.freshness import Freshness
 from fleettickets.plan import Action, PlannedFile, next_batch, republished_error, same_bytes_as_applied
 from fleettickets.summary import RunSummary, Status
+from flows.plain_flow import plain_flow
 from tasks.alerts import notify_failure
 from tasks.artifacts import publish_run_artifacts
 from tasks.blocks import run_settings
@@ -133,14 +134,14 @@ def check_identity(dataset: Dataset, planned: PlannedFile, sha256: str) -> None:
         raise republished_error(dataset, planned, sha256)
 
 
-@flow(name="ingest-inc", on_failure=[notify_failure], on_crashed=[notify_failure])
+@plain_flow(name="ingest-inc", on_failure=[notify_failure], on_crashed=[notify_failure])
 def ingest_inc(reseed: bool = False, from_key: str | None = None, dry_run: bool = False,
                geocode: bool = True, wait: bool = False) -> RunSummary:
     """Apply the INC change stream (and record INC history), then place its tickets on the map."""
     return ingest("inc", reseed, from_key, dry_run, wait, geocode)
 
 
-@flow(name="ingest-crq", on_failure=[notify_failure], on_crashed=[notify_failure])
+@plain_flow(name="ingest-crq", on_failure=[notify_failure], on_crashed=[notify_failure])
 def ingest_crq(reseed: bool = False, from_key: str | None = None, dry_run: bool = False,
                geocode: bool = True, wait: bool = False) -> RunSummary:
     """Apply the CRQ change stream, then place its tickets on the map."""

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from prefect import flow, get_run_logger
+from prefect import get_run_logger
 from pydantic import Field
 
 from fleettickets.datasets import get_dataset
 from flows.ingest import INGEST_FLOWS
+from flows.plain_flow import plain_flow
 from tasks.operations import quarantine
 
 # The keys of fleettickets.datasets.DATASETS, spelled out so the UI offers a choice and the server
@@ -21,7 +22,7 @@ from tasks.operations import quarantine
 DatasetName = Literal["inc", "crq"]
 
 
-@flow(name="quarantine-file")
+@plain_flow(name="quarantine-file")
 def quarantine_file(
     dataset: Annotated[DatasetName, Field(description="The dataset whose stream the file stops.")],
     key: Annotated[str, Field(min_length=1, description="The change file: its key or its file name.")],
