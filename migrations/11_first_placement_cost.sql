@@ -34,9 +34,31 @@ DECLARE
     v_inc boolean := 'inc' = ANY (p_bulk);
     v_crq boolean := 'crq' = ANY (p_bulk);
     v_any boolean := cardinality(p_bulk) > 0;
+    v_index record;
+    v_later text[] := '{}';  -- the indexes dropped for the bulk insert, built after it
 BEGIN
     PERFORM tickets.geo_bulk_table();
     DELETE FROM tickets.geo_addresses;
+    IF v_any THEN
+        -- Every address of a first placement (tens of thousands) inserted at once: its indexes
+        -- built after the rows (a sorted build; inserting under the primary key after the
+        -- DELETE also checks each key's dead row). Readers of the table wait for this pass
+        -- meanwhile, as readers of the placements do (geo_place).
+        FOR v_index IN
+            SELECT format('ALTER TABLE tickets.geo_addresses DROP CONSTRAINT %I', c.conname) AS drop_it,
+                   format('ALTER TABLE tickets.geo_addresses ADD CONSTRAINT %I %s', c.conname,
+                          pg_get_constraintdef(c.oid)) AS build
+            FROM pg_catalog.pg_constraint c
+            WHERE c.conrelid = 'tickets.geo_addresses'::regclass AND c.contype = 'p'
+            UNION ALL
+            SELECT format('DROP INDEX %s', i.indexrelid::regclass), pg_get_indexdef(i.indexrelid)
+            FROM pg_catalog.pg_index i
+            WHERE i.indrelid = 'tickets.geo_addresses'::regclass AND NOT i.indisprimary
+        LOOP
+            EXECUTE v_index.drop_it;
+            v_later := v_later || v_index.build;
+        END LOOP;
+    END IF;
     INSERT INTO tickets.geo_addresses (region_key, cluster_key, location_key, location, cluster, clock, tickets, waiting)
     SELECT g.*, gc.geom IS NOT NULL AND gl.location_key IS NULL  -- as tickets.geo_address_waiting
     FROM (SELECT o.region_key, o.cluster_key, o.location_key, min(o.location), min(o.cluster), min(o.clock), count(*)
@@ -61,6 +83,9 @@ BEGIN
     LEFT JOIN tickets.geo_locations gl
            ON gl.region_key = g.region_key AND gl.cluster_key = g.cluster_key AND gl.location_key = g.location_key
           AND (gl.status = 'ok' OR NOT coalesce(gl.expires_at <= now(), false));
+    FOR i IN 1 .. cardinality(v_later) LOOP
+        EXECUTE v_later[i];
+    END LOOP;
     UPDATE tickets.geo_state
        SET waiting = (SELECT count(*) FROM tickets.geo_addresses WHERE waiting), expired_until = now();
 END
