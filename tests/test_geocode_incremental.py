@@ -432,3 +432,37 @@ def test_a_mass_change_takes_the_whole_table_path_with_the_same_result(db: psyco
                " WHERE ticket_id LIKE 'M1%'")
     incremental_pass(db)
     assert kept_counts(db) == oracle_counts(db)
+
+
+@pytest.mark.parametrize("large", ["inc", "crq"])
+def test_a_first_placement_of_a_large_table_counts_what_it_placed(db: psycopg.Connection, offline: Settings,
+                                                                  large: str) -> None:
+    """An empty placement table and more than 20,000 queued tickets: the bulk statement
+    (migrations/11) writes the counts from the rows it placed, the other dataset's few changes
+    go through geo_done; the counts are the tables' own and a full resolve changes nothing."""
+    incremental_pass(db)  # the fixture's truncation: a full pass over no tickets empties the counts
+    db.execute(load_sql("geocode_store_location.sql"), {
+        "region_key": "nairobi", "cluster_key": "kilimani", "location_key": "plot 7 ngong rd",
+        "location": "Plot 7 Ngong Rd", "query": "Plot 7 Ngong Rd", "request": None, "provider": "locationiq",
+        "status": "ok", "precision": "location", "lat": KILIMANI[0], "lon": KILIMANI[1], "distance_km": None,
+        "candidates": 1, "raw": None, "ttl_days": 30})
+    db.execute(f"INSERT INTO tickets.{large} (ticket_id, raw, source_key, file_ts)"  # noqa: S608
+               " SELECT 'M' || n, jsonb_build_object('ticket_id', 'M' || n,"
+               "   'bucket', (ARRAY['pending', 'closed', 'pending'])[1 + n %% 3],"
+               "   'is_actionable', (ARRAY['true', 'false'])[1 + n %% 2], 'region', 'nairobi',"
+               "   'cluster', (ARRAY['Kilimani', 'Kwa Mbao', 'Westlands', NULL])[1 + n %% 4],"
+               "   'location', (ARRAY['Plot ' || n %% 500 || ' Ngong Rd', %s, 'N/A', NULL])[1 + n %% 5],"
+               "   'created_at_service', '2026-06-14 08:00:00'::timestamptz + n * interval '1 minute'),"
+               "   'm', now() FROM generate_series(1, 20100) n", (FULL_CODE,))
+    small = "crq" if large == "inc" else "inc"
+    for i in range(5):
+        add_ticket(db, small, f"S{i}", "nairobi", ["Kilimani", "Westlands"][i % 2], ["Plot 7 Ngong Rd", "N/A"][i % 2])
+    with db.transaction():
+        incremental_pass(db)
+        assert db.execute("SELECT count(*) FROM pg_temp.geo_bulk_addresses").fetchone()[0] > 0  # the bulk path
+    assert_equals_full_resolve(db)
+    plus_codes = set(db.execute("SELECT * FROM tickets.geo_plus_codes"))
+    assert plus_codes
+    with db.transaction(force_rollback=True):
+        db.execute(load_sql("geocode_resolve.sql"))
+        assert set(db.execute("SELECT * FROM tickets.geo_plus_codes")) == plus_codes
