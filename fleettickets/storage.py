@@ -220,7 +220,8 @@ def archive(client: Any, bucket: str, dataset: Dataset, files: Sequence[tuple[st
     for its hash), and the copies and deletes side by side. A target with other bytes raises
     ArchiveConflict once the files before it are moved (those after it stay where they are)."""
     targets = [dataset.processed_prefix + name for name, _ in files]
-    present = _present_keys(client, bucket, dataset.processed_prefix, targets)
+    # One lookup either way for a single file: a HEAD (content_sha256: None when absent) is the cheaper.
+    present = set(targets) if len(targets) == 1 else _present_keys(client, bucket, dataset.processed_prefix, targets)
     moves: list[tuple[str, str, str, str | None]] = []  # source, target, sha256, held
     conflict = None
     for (name, sha256), target in zip(files, targets, strict=True):

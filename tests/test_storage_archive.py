@@ -144,3 +144,18 @@ def test_quarantine_still_moves_one_file_never_over_another(bucket):
     assert body(client, name, target) == data(0)
     assert body(client, name, INC.quarantine_prefix + file[0]) == b"quarantined earlier"
     assert keys(client, name, CHANGES) == []
+
+
+def test_a_batch_of_one_takes_the_same_care(bucket):
+    """One file: a HEAD, not a LIST; still never over other bytes, and the same bytes only lose their source."""
+    client, name = bucket
+    same, other = committed(client, name, [0, 10])
+    client.put_object(Bucket=name, Key=PROCESSED + same[0], Body=data(0))
+    client.put_object(Bucket=name, Key=PROCESSED + other[0], Body=b"other bytes")
+
+    assert storage.archive(client, name, INC, [same]) == [PROCESSED + same[0]]
+    with pytest.raises(ArchiveConflict, match=f"{CHANGES}{other[0]}: {PROCESSED}{other[0]} already holds"):
+        storage.archive(client, name, INC, [other])
+
+    assert keys(client, name, CHANGES) == [CHANGES + other[0]]
+    assert body(client, name, PROCESSED + other[0]) == b"other bytes"
