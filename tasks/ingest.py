@@ -19,6 +19,7 @@ from fleettickets.apply import FileResult, apply_change_file, prepare_session
 from fleettickets.bucket import Bucket
 from fleettickets.datasets import Dataset
 from fleettickets.db import WriterLock, connect
+from fleettickets.errors import NotFoundError
 from fleettickets.plan import Action, PlannedFile
 from tasks.blocks import run_bucket, run_settings
 from tasks.common import RETRY_ON_S3, RETRY_ON_S3_OR_DB, TASK_DEFAULTS, s3_errors
@@ -135,13 +136,19 @@ def _load_one(conn: Connection, bucket: Bucket, dataset: Dataset, planned: Plann
 @task(name="archive", task_run_name=_archive_run_name, **RETRY_ON_S3, **TASK_DEFAULTS)
 @s3_errors
 def archive(dataset: Dataset, files: list[tuple[PlannedFile, str | None]]) -> list[str]:
-    """Move committed files to processed/, in order (never over other bytes there); a SHA-256
-    None: hash the file here. Again after a retry: a file already moved only has its source
-    deleted (the target holds the same bytes)."""
+    """Move committed files to processed/, never over other bytes there (the files before such a
+    target are moved, then it raises); a SHA-256 None: hash the file here. Again after a retry:
+    a file already moved only has its source deleted (the target holds the same bytes)."""
     bucket = run_bucket()
-    moved = []
-    for planned, sha256 in files:
-        if sha256 is None:
-            sha256 = storage.content_sha256(bucket.client, bucket.name, planned.change.key)
-        moved.append(storage.archive(bucket.client, bucket.name, dataset, planned.change.name, sha256))
-    return moved
+    hashed = [(planned.change.name, sha256 or _source_sha256(bucket, dataset, planned)) for planned, sha256 in files]
+    return storage.archive(bucket.client, bucket.name, dataset, hashed)
+
+
+def _source_sha256(bucket: Bucket, dataset: Dataset, planned: PlannedFile) -> str:
+    """The file's hash read from its bytes; when a retry finds it already moved, its archived copy's."""
+    key = planned.change.key
+    sha256 = storage.content_sha256(bucket.client, bucket.name, key) or storage.content_sha256(
+        bucket.client, bucket.name, dataset.processed_prefix + planned.change.name)
+    if sha256 is None:
+        raise NotFoundError(f"{key}: no such change file in bucket {bucket.name} (looked under changes/, processed/)")
+    return sha256

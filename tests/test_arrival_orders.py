@@ -158,7 +158,7 @@ class Crash:
 
 def install_crash_points(monkeypatch: pytest.MonkeyPatch, crash: Crash) -> None:
     real_download, real_transform = storage.object_blocks, fleettickets.apply._clean
-    real_apply, real_apply_file, real_move = fleettickets.apply._apply, tasks.ingest.apply_change_file, storage._move
+    real_apply, real_apply_file, real_copy = fleettickets.apply._apply, tasks.ingest.apply_change_file, storage._copy
 
     def download(*args: Any, **kwargs: Any) -> Any:
         crash.reached("download")  # the object starts to stream
@@ -177,25 +177,15 @@ def install_crash_points(monkeypatch: pytest.MonkeyPatch, crash: Crash) -> None:
         crash.reached("apply-after-commit")  # committed, not archived
         return result
 
-    def move(client: Any, bucket: str, source: str, target: str, sha256: str) -> None:
-        real_copy = client.copy_object
-
-        def copy_then_crash(**kwargs: Any) -> Any:
-            answer = real_copy(**kwargs)
-            crash.reached("archive-copied")  # two copies, the delete never happened
-            return answer
-
-        monkeypatch.setattr(client, "copy_object", copy_then_crash)
-        try:
-            real_move(client, bucket, source, target, sha256)
-        finally:
-            monkeypatch.setattr(client, "copy_object", real_copy)
+    def copy(*args: Any, **kwargs: Any) -> None:  # a move's copy (archive or quarantine)
+        real_copy(*args, **kwargs)
+        crash.reached("archive-copied")  # two copies, the delete never happened
 
     monkeypatch.setattr(fleettickets.storage, "object_blocks", download)
     monkeypatch.setattr(fleettickets.apply, "_clean", transform)
     monkeypatch.setattr(fleettickets.apply, "_apply", apply_inside)
     monkeypatch.setattr(tasks.ingest, "apply_change_file", apply_file)
-    monkeypatch.setattr(fleettickets.storage, "_move", move)
+    monkeypatch.setattr(fleettickets.storage, "_copy", copy)
 
 
 @dataclass
