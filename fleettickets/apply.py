@@ -225,8 +225,9 @@ def _apply(cur: psycopg.Cursor, dataset: Dataset, result: FileResult, lock: Writ
     result.unchanged = carried + untouched - result.stale
     if dataset.post_apply_sql:
         cur.execute(load_sql("analyze_applied.sql"))
+        hook = {**params, "maybe_late": untouched > 0}  # a row written now is not late
         for statement in load_statements(dataset.post_apply_sql):
-            cur.execute(statement, params)
+            cur.execute(statement, hook)
         result.history_rows = cur.rowcount
 
     ledger = {**params, **stats.as_dict(), **asdict(result)}
