@@ -114,21 +114,40 @@ BEGIN
     -- v_instants, found by binary search (width_bucket counts the instants <= a value). Rows
     -- after the last instant cannot matter (dropping them only lengthens an interval past it).
     -- Two kinds of ticket:
-    --   changed after the first instant (inc_history_file_ts_idx: few, the window's own work):
-    --     their rows up to the last instant, interval by interval, as above;
-    --   not changed since: every row is at or before every instant, so the latest row is the
-    --     latest at each of them. Open now (bucket not closed): counted at every instant when that
-    --     row is pending (one probe of inc_history_pkey, newest first; no row: never counted).
-    --     Closed now: their latest row is their current state, closed at every instant: not read.
-    ch AS (
-        SELECT DISTINCT h.ticket_id
-        FROM tickets.inc_history h
-        WHERE p_dataset = 'inc' AND h.file_ts > v_begin
+    --   not changed after the first instant: every row is at or before every instant, so the
+    --     latest row is the latest at each of them. Open now (bucket not closed): one probe of
+    --     inc_history_pkey for the newest row; counted at every instant when it is pending (no row:
+    --     never counted), no window. Closed now: their latest row is their current state, closed
+    --     at every instant: not read.
+    --   changed after it (a newest row after it; closed now: inc_history_file_ts_idx): their rows
+    --     up to the last instant, interval by interval, as above.
+    --   The cost follows the tickets open now and the rows written in the window, not the
+    --   length of each ticket's history.
+    nc AS (
+        SELECT i.ticket_id, i.created_at_service, i.first_seen_at, l.file_ts AS newest, l.bucket
+        FROM tickets.inc i
+        CROSS JOIN LATERAL (
+            SELECT h.file_ts, h.bucket
+            FROM tickets.inc_history h
+            WHERE h.ticket_id = i.ticket_id
+            ORDER BY h.file_ts DESC
+            LIMIT 1
+        ) l
+        WHERE p_dataset = 'inc' AND cardinality(v_instants) > 0
+          AND (i.bucket = 'pending' OR (i.bucket IS DISTINCT FROM 'pending' AND i.bucket IS DISTINCT FROM 'closed'))
     ),
     oi AS (
         SELECT x.idx, i.created_at_service, i.first_seen_at
-        FROM ch
-        JOIN tickets.inc i ON i.ticket_id = ch.ticket_id
+        FROM (
+            SELECT nc.ticket_id, nc.created_at_service, nc.first_seen_at
+            FROM nc
+            WHERE nc.newest > v_begin
+            UNION ALL
+            SELECT i.ticket_id, i.created_at_service, i.first_seen_at
+            FROM tickets.inc i
+            WHERE p_dataset = 'inc' AND i.bucket = 'closed'
+              AND EXISTS (SELECT 1 FROM tickets.inc_history h WHERE h.ticket_id = i.ticket_id AND h.file_ts > v_begin)
+        ) i
         CROSS JOIN LATERAL (
             SELECT h.bucket, h.file_ts AS entered,
                    lead(h.file_ts) OVER (ORDER BY h.file_ts) AS left_at
@@ -141,19 +160,10 @@ BEGIN
                  ELSE width_bucket(iv.left_at - interval '1 microsecond', v_instants) END) AS x(idx)
         WHERE iv.bucket = 'pending'
         UNION ALL
-        SELECT x.idx, i.created_at_service, i.first_seen_at
-        FROM tickets.inc i
-        CROSS JOIN LATERAL (
-            SELECT h.file_ts, h.bucket
-            FROM tickets.inc_history h
-            WHERE h.ticket_id = i.ticket_id
-            ORDER BY h.file_ts DESC
-            LIMIT 1
-        ) l
+        SELECT x.idx, nc.created_at_service, nc.first_seen_at
+        FROM nc
         CROSS JOIN generate_series(1, cardinality(v_instants)) AS x(idx)
-        WHERE p_dataset = 'inc'
-          AND (i.bucket = 'pending' OR (i.bucket IS DISTINCT FROM 'pending' AND i.bucket IS DISTINCT FROM 'closed'))
-          AND l.file_ts <= v_begin AND l.bucket = 'pending'
+        WHERE nc.newest <= v_begin AND nc.bucket = 'pending'
     ),
     o AS (
         SELECT v_instants[oi.idx] AS open_as_of,
