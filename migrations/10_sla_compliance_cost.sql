@@ -1,11 +1,13 @@
--- fn_sla_compliance: the open-ticket counts at a cost that follows the window asked for.
+-- fn_sla_compliance: the open-ticket counts without replaying the history of unchanged tickets.
 -- 07 read the whole INC history of every ticket open now (a history index scan, a sort and a
 -- window per ticket: ~0.75 s of the `inc-sla` artifact at 10x). A ticket with no history row
 -- after the first instant has the same latest row at every instant, so its bucket there is the
 -- bucket of that one row: one probe of inc_history_pkey (its newest row), no window. Only the
--- tickets changed after the first instant (inc_history_file_ts_idx) are still replayed interval
--- by interval. The rows returned are 07's, to the byte; the arguments, columns, SET options and
--- SECURITY DEFINER are 07's too. CREATE OR REPLACE keeps the owner and the grants 07 gave.
+-- tickets changed after the first instant (open now: that probe says so; closed now:
+-- inc_history_file_ts_idx) are still replayed interval by interval. Still one probe per open
+-- ticket: the cost follows the open tickets and the rows written since, not history's length.
+-- The rows returned are 07's, to the byte; the arguments, columns, SET options and SECURITY
+-- DEFINER are 07's too. CREATE OR REPLACE keeps the owner and the grants 07 gave.
 
 
 -- Compliance per EAT day or ISO week (Monday) between two EAT dates (inclusive; p_to null: the
