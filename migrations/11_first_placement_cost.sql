@@ -213,27 +213,6 @@ DECLARE
     v_truncated boolean;
     v_moved  bigint;
     v_bulk   text[] := '{}';  -- the datasets placed by the bulk statement (their counts written by it)
-    -- Both placing statements' CTEs `new_clusters` (clusters seen for the first time, matched
-    -- against the gazetteer on the way in) and `clusters` (all of them): one text, two statements.
-    c_new_clusters constant text := $cte$new_clusters AS (
-                    INSERT INTO tickets.geo_clusters (region_key, cluster_key, region, cluster, place_id, source, geom, guard_km)
-                    SELECT k.region_key, k.cluster_key, k.region, k.cluster, m.place_id,
-                           CASE WHEN m.place_id IS NOT NULL THEN 'gazetteer' END, g.geom, g.guard_km
-                    FROM (SELECT d.rk AS region_key, d.ck AS cluster_key, min(d.region) AS region,
-                                 min(d.cluster) AS cluster
-                          FROM todo d
-                          WHERE d.ck <> ''
-                          GROUP BY 1, 2) k
-                    CROSS JOIN LATERAL (SELECT tickets.gazetteer_match(k.region_key, k.cluster_key) AS place_id) m
-                    LEFT JOIN tickets.gazetteer g ON g.place_id = m.place_id
-                    WHERE NOT EXISTS (SELECT 1 FROM tickets.geo_clusters gc
-                                      WHERE gc.region_key = k.region_key AND gc.cluster_key = k.cluster_key)
-                    ON CONFLICT DO NOTHING
-                    RETURNING region_key, cluster_key, geom
-                ), clusters AS (
-                    SELECT gc.region_key, gc.cluster_key, gc.geom FROM tickets.geo_clusters gc
-                    UNION ALL
-                    SELECT * FROM new_clusters$cte$;
     ds       text;
     n        bigint;
 BEGIN
@@ -363,7 +342,25 @@ BEGIN
                                                coalesce(tickets.norm_key(t.cluster), '') AS ck OFFSET 0) k
                     -- and of a location text once per text (about half as many as tickets)
                     CROSS JOIN LATERAL (SELECT coalesce(tickets.norm_key(t.location), '') AS lk OFFSET 0) l
-                ), %5$s
+                ), new_clusters AS (
+                    INSERT INTO tickets.geo_clusters (region_key, cluster_key, region, cluster, place_id, source, geom, guard_km)
+                    SELECT k.region_key, k.cluster_key, k.region, k.cluster, m.place_id,
+                           CASE WHEN m.place_id IS NOT NULL THEN 'gazetteer' END, g.geom, g.guard_km
+                    FROM (SELECT d.rk AS region_key, d.ck AS cluster_key, min(d.region) AS region,
+                                 min(d.cluster) AS cluster
+                          FROM todo d
+                          WHERE d.ck <> ''
+                          GROUP BY 1, 2) k
+                    CROSS JOIN LATERAL (SELECT tickets.gazetteer_match(k.region_key, k.cluster_key) AS place_id) m
+                    LEFT JOIN tickets.gazetteer g ON g.place_id = m.place_id
+                    WHERE NOT EXISTS (SELECT 1 FROM tickets.geo_clusters gc
+                                      WHERE gc.region_key = k.region_key AND gc.cluster_key = k.cluster_key)
+                    ON CONFLICT DO NOTHING
+                    RETURNING region_key, cluster_key, geom
+                ), clusters AS (
+                    SELECT gc.region_key, gc.cluster_key, gc.geom FROM tickets.geo_clusters gc
+                    UNION ALL
+                    SELECT * FROM new_clusters
                 ), placed AS MATERIALIZED (
                     SELECT d.*, CASE WHEN gl.geom IS NOT NULL THEN gl.geom ELSE gc.geom END AS geom,
                            CASE WHEN gl.geom IS NOT NULL THEN gl.precision
@@ -406,8 +403,7 @@ BEGIN
                     WHERE w.open AND %4$s AND w.location IS NOT NULL
                 )
                 SELECT count(*) FILTER (WHERE w.precision IS NOT NULL OR w.geom IS NOT NULL) FROM placed w$sql$,
-                ds, ds || '_placement', ds, CASE ds WHEN 'inc' THEN 'w.actionable' ELSE 'true' END, c_new_clusters)
-            INTO v_moved;
+                ds, ds || '_placement', ds, CASE ds WHEN 'inc' THEN 'w.actionable' ELSE 'true' END) INTO v_moved;
             v_bulk := v_bulk || ds;
         ELSE
             EXECUTE format($sql$
@@ -424,7 +420,26 @@ BEGIN
                                                coalesce(tickets.norm_key(t.cluster), '') AS ck OFFSET 0) k
                     LEFT JOIN tickets.%2$I p ON p.ticket_id = t.ticket_id
                     WHERE %3$s
-                ), %5$s
+                ), new_clusters AS (
+                    -- clusters seen for the first time, matched against the gazetteer on the way in
+                    INSERT INTO tickets.geo_clusters (region_key, cluster_key, region, cluster, place_id, source, geom, guard_km)
+                    SELECT k.region_key, k.cluster_key, k.region, k.cluster, m.place_id,
+                           CASE WHEN m.place_id IS NOT NULL THEN 'gazetteer' END, g.geom, g.guard_km
+                    FROM (SELECT d.rk AS region_key, d.ck AS cluster_key, min(d.region) AS region,
+                                 min(d.cluster) AS cluster
+                          FROM todo d
+                          WHERE d.ck <> ''
+                          GROUP BY 1, 2) k
+                    CROSS JOIN LATERAL (SELECT tickets.gazetteer_match(k.region_key, k.cluster_key) AS place_id) m
+                    LEFT JOIN tickets.gazetteer g ON g.place_id = m.place_id
+                    WHERE NOT EXISTS (SELECT 1 FROM tickets.geo_clusters gc
+                                      WHERE gc.region_key = k.region_key AND gc.cluster_key = k.cluster_key)
+                    ON CONFLICT DO NOTHING
+                    RETURNING region_key, cluster_key, geom
+                ), clusters AS (
+                    SELECT gc.region_key, gc.cluster_key, gc.geom FROM tickets.geo_clusters gc
+                    UNION ALL
+                    SELECT * FROM new_clusters
                 ), placed AS (
                     SELECT d.*, ROW(d.rk, d.ck, d.lk, d.open, d.last_loaded_at)::tickets.geo_seen AS new_seen,
                            CASE WHEN gl.geom IS NOT NULL THEN gl.geom ELSE gc.geom END AS geom,
@@ -459,7 +474,7 @@ BEGIN
                 )
                 INSERT INTO pg_temp.geo_done
                 SELECT %4$L, w.old_seen, w.new_seen, w.old_precision, w.precision, w.moved, w.location
-                FROM want w$sql$, ds, ds || '_placement', v_which, ds, c_new_clusters) USING v_ids;
+                FROM want w$sql$, ds, ds || '_placement', v_which, ds) USING v_ids;
             SELECT count(*) INTO v_moved FROM pg_temp.geo_done d WHERE d.dataset = ds AND d.moved;
         END IF;
         PERFORM set_config('enable_seqscan', v_seqscan, true);
