@@ -289,6 +289,16 @@ def find_stream_file(client: Any, bucket: str, dataset: Dataset, key_or_name: st
     )
 
 
+def stream_file_sha256(client: Any, bucket: str, dataset: Dataset, key_or_name: str) -> str:
+    """The SHA-256 of a change file of the stream wherever it is now (find_stream_file: changes/,
+    else processed/, where a retried archive finds a file it moved); NotFoundError in neither."""
+    key = find_stream_file(client, bucket, dataset, key_or_name)
+    sha256 = content_sha256(client, bucket, key)
+    if sha256 is None:  # gone between the two requests
+        raise NotFoundError(f"{key}: no such change file in bucket {bucket}")
+    return sha256
+
+
 def quarantine(client: Any, bucket: str, dataset: Dataset, source: str) -> str:
     """Move a file of the stream (from changes/ or processed/) into quarantine/; returns the
     new key. A different file quarantined earlier under the same name is kept: this copy gets

@@ -19,7 +19,6 @@ from fleettickets.apply import FileResult, apply_change_file, prepare_session
 from fleettickets.bucket import Bucket
 from fleettickets.datasets import Dataset
 from fleettickets.db import WriterLock, connect
-from fleettickets.errors import NotFoundError
 from fleettickets.plan import Action, PlannedFile
 from tasks.blocks import run_bucket, run_settings
 from tasks.common import RETRY_ON_S3, RETRY_ON_S3_OR_DB, TASK_DEFAULTS, s3_errors
@@ -140,15 +139,8 @@ def archive(dataset: Dataset, files: list[tuple[PlannedFile, str | None]]) -> li
     target are moved, then it raises); a SHA-256 None: hash the file here. Again after a retry:
     a file already moved only has its source deleted (the target holds the same bytes)."""
     bucket = run_bucket()
-    hashed = [(planned.change.name, sha256 or _source_sha256(bucket, dataset, planned)) for planned, sha256 in files]
+    hashed = [(planned.change.name,
+               sha256 or storage.stream_file_sha256(bucket.client, bucket.name, dataset, planned.change.name))
+              for planned, sha256 in files]
     return storage.archive(bucket.client, bucket.name, dataset, hashed)
 
-
-def _source_sha256(bucket: Bucket, dataset: Dataset, planned: PlannedFile) -> str:
-    """The file's hash read from its bytes; when a retry finds it already moved, its archived copy's."""
-    key = planned.change.key
-    sha256 = storage.content_sha256(bucket.client, bucket.name, key) or storage.content_sha256(
-        bucket.client, bucket.name, dataset.processed_prefix + planned.change.name)
-    if sha256 is None:
-        raise NotFoundError(f"{key}: no such change file in bucket {bucket.name} (looked under changes/, processed/)")
-    return sha256

@@ -16,6 +16,7 @@ from botocore.config import Config
 
 from fleettickets import storage
 from fleettickets.datasets import get_dataset
+from fleettickets.errors import NotFoundError
 from fleettickets.storage import ArchiveConflict
 from tests.helpers import keys
 from tests.streams import name_at
@@ -159,3 +160,17 @@ def test_a_batch_of_one_takes_the_same_care(bucket):
 
     assert keys(client, name, CHANGES) == [CHANGES + other[0]]
     assert body(client, name, PROCESSED + other[0]) == b"other bytes"
+
+
+def test_a_file_without_a_hash_is_hashed_wherever_the_stream_has_it(bucket):
+    """A file committed before the ledger kept hashes is hashed at archive time: from changes/,
+    or, when a retried archive finds it moved, from its archived copy; in neither, an error that
+    names it (storage.stream_file_sha256, the archive task's fallback)."""
+    client, name = bucket
+    (waiting, waiting_sha), (moved, moved_sha) = committed(client, name, [0, 20])
+    storage.archive(client, name, INC, [(moved, moved_sha)])
+
+    assert storage.stream_file_sha256(client, name, INC, waiting) == waiting_sha
+    assert storage.stream_file_sha256(client, name, INC, moved) == moved_sha
+    with pytest.raises(NotFoundError, match=rf"{CHANGES}{name_at(40)}: no such change file"):
+        storage.stream_file_sha256(client, name, INC, name_at(40))

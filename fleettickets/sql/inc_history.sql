@@ -6,8 +6,8 @@
 -- Late tickets (a newer file carried them already, so the upsert left them alone and their
 -- history after this file's date must be derived again) are found by each statement that
 -- needs them: no temp tables, which on a 10x baseline cost more than the rows (1.5 s). Only a
--- ticket the upsert left alone can be late: the maybe_late parameter is false when it wrote every ticket
--- of the file (a baseline, most deltas), and the planner then drops the lookups.
+-- ticket the upsert left alone can be late: the maybe_late parameter is false when it wrote
+-- every ticket of the file (a baseline, most deltas), and the planner then drops the lookups.
 
 -- 1. This file's observation of each of its tickets.
 INSERT INTO tickets.inc_observations
