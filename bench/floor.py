@@ -1,5 +1,6 @@
 """The plain-SQL floor: one `psql` per file (bench/sql/floor.sql), the fastest plain SQL a
-person would write with the contract's cleaning rules, into `bench_floor.inc`."""
+person would write with the contract's cleaning rules, into `bench_floor.inc`; and the floor
+that also keeps INC history as ours must (bench/sql/floor_history.sql, `bench_floor_history`)."""
 
 from __future__ import annotations
 
@@ -39,14 +40,19 @@ def read_header(path: Path) -> list[str]:
         return [c.strip() for c in next(csv.reader(f))]
 
 
-def floor_script(path: Path, header: list[str]) -> str:
-    """bench/sql/floor.sql for one file, in the file's own column order."""
+# Each floor: its script template and the table whose ticket count is checked.
+FLOOR = ("floor.sql", "bench_floor.inc")
+FLOOR_WITH_HISTORY = ("floor_history.sql", "bench_floor_history.inc")
+
+
+def floor_script(path: Path, header: list[str], template: str = FLOOR[0]) -> str:
+    """A floor's script (bench/sql/floor.sql by default) for one file, in its own column order."""
     from fleettickets.datasets import DROPPED_COLUMNS
 
     pairs = ", ".join(
         f"'{c}', nullif({_CLEAN.get(c, '{c}').format(c=f'r.{c}')}, '')" for c in header if c not in DROPPED_COLUMNS
     )
-    return sql("floor.sql").format(
+    return sql(template).format(
         typed=", ".join(f'"{c}" text' for c in header),
         columns=", ".join(f'"{c}"' for c in header),
         path=str(path).replace("'", "''"),
@@ -64,8 +70,10 @@ def _psql(dsn: str, path: Path) -> list[str]:
             "-v", f"file_ts={file_ts.isoformat()}", "-v", f"sentinel={SENTINEL_PREFIX}", "-f", "-"]
 
 
-def run_floor(paths: list[Path], dsn: str, log_path: Path, expected: int) -> FloorResult:
+def run_floor(paths: list[Path], dsn: str, log_path: Path, expected: int,
+              floor: tuple[str, str] = FLOOR) -> FloorResult:
     """All files in order, one psql each; only psql and the server are on the clock."""
+    template, table = floor
     from fleettickets.datasets import CONTRACT_COLUMNS
 
     result = FloorResult(files=len(paths))
@@ -75,8 +83,8 @@ def run_floor(paths: list[Path], dsn: str, log_path: Path, expected: int) -> Flo
         if sorted(header) != sorted(CONTRACT_COLUMNS):
             result.error = f"{path.name}: header is not the contract's {len(CONTRACT_COLUMNS)} columns"
             return result
-        jobs.append((path, _psql(dsn, path), floor_script(path, header)))
-    log(f"timing: floor, {len(paths)} files (one psql each) ...")
+        jobs.append((path, _psql(dsn, path), floor_script(path, header, template)))
+    log(f"timing: {template.removesuffix('.sql').replace('_', ' with ')}, {len(paths)} files (one psql each) ...")
     started = time.perf_counter()
     with log_path.open("w") as out:
         for path, cmd, script in jobs:
@@ -86,8 +94,8 @@ def run_floor(paths: list[Path], dsn: str, log_path: Path, expected: int) -> Flo
                 result.error = f"psql failed on {path.name} (exit {done.returncode}); see {log_path}"
                 return result
     result.seconds = round(time.perf_counter() - started, 2)
-    result.rows = query_one(dsn, "SELECT count(*) FROM bench_floor.inc")
+    result.rows = query_one(dsn, f"SELECT count(*) FROM {table}")  # noqa: S608 (one of two constants)
     result.ok = result.rows == expected
     if not result.ok:
-        result.error = f"bench_floor.inc holds {result.rows} tickets, expected {expected}"
+        result.error = f"{table} holds {result.rows} tickets, expected {expected}"
     return result

@@ -22,8 +22,15 @@ def _stream_rows(bench: Bench) -> list[Row]:
     ours, floor = bench.runs.get("10x load"), bench.floors.get("10x")
     if ours is None or not ours.ok:
         return [failed_row("10x stream, end to end", ours.error if ours else "not run", f"<= {STREAM_RATIO}x")]
-    rows = [ratio_row("10x stream, end to end", ours.seconds, floor.seconds if floor and floor.ok else None,
-                      "floor", STREAM_RATIO)]
+    floor_s = floor.seconds if floor and floor.ok else None
+    rows = [ratio_row("10x stream, end to end", ours.seconds, floor_s, "floor", STREAM_RATIO)]
+    # Beside, no target: the floor that also keeps INC history (what ours must write and the floor
+    # does not), against the floor and against ours.
+    if (with_history := bench.floors.get("10x with history")) is not None:
+        history_s = with_history.seconds if with_history.ok else None
+        rows += [ratio_row("10x stream, floor with INC history (beside)", history_s, floor_s, "floor", None),
+                 ratio_row("10x stream, ours vs floor with history (beside)", ours.seconds, history_s,
+                           "floor+hist", None)]
     if bench.dlt is not None:
         rows.append(ratio_row("10x stream, dlt (beside)", bench.dlt.seconds if bench.dlt.ok else None,
                               floor.seconds if floor and floor.ok else None, "floor", None))

@@ -18,7 +18,7 @@ from typing import Any
 
 from bench import ours
 from bench.dlt_side import DltResult, run_dlt
-from bench.floor import FloorResult, run_floor
+from bench.floor import FLOOR_WITH_HISTORY, FloorResult, run_floor
 from bench.geo_hook import geocoding_rows
 from bench.ours import Run
 from bench.procs import VENV_BIN, log
@@ -93,9 +93,21 @@ def _floor(bench: Bench, state: str) -> None:
         bench.checks[f"{state}: ours vs floor raw mismatches"] = mismatches
 
 
+def _floor_with_history(bench: Bench) -> None:
+    """The 10x files through the floor that also writes INC's observations and history."""
+    paths = bench.loaded("10x")
+    floor = bench.floors["10x with history"] = run_floor(
+        paths, bench.dsn["10x"], bench.stack.logs / "floor-10x-with-history.log",
+        bench.streams["10x"].expected(len(paths)), FLOOR_WITH_HISTORY)
+    if floor.ok and bench.runs["10x load"].ok:
+        bench.checks["10x: ours vs floor with history, INC history mismatches"] = query_one(
+            bench.dsn["10x"], sql("floor_history_mismatches.sql"))
+
+
 def stream_10x(bench: Bench) -> None:
     _load(bench, "10x")
     _floor(bench, "10x")
+    _floor_with_history(bench)
     if bench.skip_dlt:
         return
     paths = bench.loaded("10x")
