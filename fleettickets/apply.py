@@ -5,8 +5,10 @@ the bytes stream from the bucket into COPY (fleettickets/reader.py) while their 
 taken; the dataset's rules run in SQL over the raw records (rules_sql.py); the last
 occurrence of a ticket in the file wins; one upsert keyed on ticket_id never replaces a row
 with state from an older file, rewrites only changed content and records the newest file
-that carried each ticket; the dataset's post-apply hook; the ledger row (with the SHA-256);
-the watermark; and proof that this run still holds the writer lock. All or nothing.
+that carried each ticket, and in the same statement the dataset's history hook writes what it
+keeps (INC: observations, history); a late file's history, derived again; the ledger row
+(with the SHA-256); the watermark; and proof that this run still holds the writer lock. All
+or nothing.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
+from functools import cache
 from typing import Any, TypeVar
 
 import psycopg
+from psycopg import sql
 
 from fleettickets import rules_sql
 from fleettickets.datasets import Dataset
@@ -214,21 +218,19 @@ def _apply(cur: psycopg.Cursor, dataset: Dataset, result: FileResult, lock: Writ
         result.duplicates = stats.rows_staged - distinct
         return
 
-    distinct, result.inserted, result.updated, carried = cur.execute(
-        table_sql("upsert.sql", dataset), params).fetchone()
+    distinct, result.inserted, result.updated, carried, result.history_rows = cur.execute(
+        upsert_sql(dataset), params).fetchone()
     result.duplicates = stats.rows_staged - distinct
     untouched = distinct - result.inserted - result.updated - carried
     if untouched:
         # Rows not written were either identical (unchanged) or older than the table (stale).
         # (Counted after the upsert, so rows written now show as same-file, not stale.)
         result.stale = cur.execute(table_sql("classify.sql", dataset), params).fetchone()[4]
+        if dataset.late_sql:  # only a ticket the upsert left alone can be late
+            for statement in load_statements(dataset.late_sql):
+                cur.execute(statement, params)
+            result.history_rows += cur.rowcount
     result.unchanged = carried + untouched - result.stale
-    if dataset.post_apply_sql:
-        cur.execute(load_sql("analyze_applied.sql"))
-        hook = {**params, "maybe_late": untouched > 0}  # a row written now is not late
-        for statement in load_statements(dataset.post_apply_sql):
-            cur.execute(statement, hook)
-        result.history_rows = cur.rowcount
 
     ledger = {**params, **stats.as_dict(), **asdict(result)}
     ledger.update(etag=result.etag, size_bytes=result.size_bytes, late=result.late, replay=result.replay)
@@ -238,6 +240,12 @@ def _apply(cur: psycopg.Cursor, dataset: Dataset, result: FileResult, lock: Writ
     cur.execute(load_sql("advance_watermark.sql"), params)
     if lock is not None and not lock_is_held(cur.connection, lock):
         raise WriterLockLost(dataset.name)
+
+
+@cache
+def upsert_sql(dataset: Dataset) -> sql.Composed:
+    """upsert.sql with the dataset's history hook composed in (one statement)."""
+    return table_sql("upsert.sql", dataset, history=sql.SQL(load_sql(dataset.history_sql).strip()))
 
 
 def preview_file(conn: psycopg.Connection, dataset: Dataset, key: str, source: ByteSource,

@@ -7,7 +7,8 @@ its source); the loader, the SQL it composes, the sample generator and the docs 
 - which rows are not tickets (the truncation sentinel, rows without a key, alarm rows);
 - how kept cells are normalised (`Rule`), and that the empty string is null;
 - order: files apply in name (time) order; within a file the last occurrence of a key wins;
-- the post-apply hook (INC history) and its inverse for a file leaving the stream.
+- the history hook (INC history), what it owes a late file, and its inverse for a file
+  leaving the stream.
 """
 
 from __future__ import annotations
@@ -58,9 +59,13 @@ class Dataset:
     name: str
     table: str  # schema-qualified
     root: str  # automations/<name>/
-    # A file in fleettickets/sql/ run in the apply transaction, statement by statement; its
-    # last statement's row count is the history rows the file wrote.
-    post_apply_sql: str | None = None
+    # The history hook: CTEs of fleettickets/sql/ composed into upsert.sql (the same statement
+    # as the upsert, over what it wrote), naming the history rows they write `history_rows`.
+    history_sql: str = "no_history.sql"
+    # Run in the apply transaction after the upsert, statement by statement, only when it left
+    # some of the file's tickets alone (a late file): the last statement's row count adds to the
+    # history rows the file wrote.
+    late_sql: str | None = None
     # Run after unapply_file.sql when an applied file leaves the stream (statement by statement).
     unapply_sql: str | None = None
     columns: tuple[str, ...] = CONTRACT_COLUMNS  # mapped by header name, in any order
@@ -103,8 +108,8 @@ class Dataset:
 
 
 DATASETS: dict[str, Dataset] = {
-    "inc": Dataset("inc", "tickets.inc", "automations/inc/", post_apply_sql="inc_history.sql",
-                   unapply_sql="inc_unapply_file.sql"),
+    "inc": Dataset("inc", "tickets.inc", "automations/inc/", history_sql="inc_history.sql",
+                   late_sql="inc_history_late.sql", unapply_sql="inc_unapply_file.sql"),
     "crq": Dataset("crq", "tickets.crq", "automations/crq/"),
 }
 

@@ -107,18 +107,18 @@ def load_statements(name: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(";\n") if part.strip().rstrip(";").strip())
 
 
-def _on_table(statement: str, dataset: Dataset) -> sql.Composed:
+def _on_table(statement: str, dataset: Dataset, **parts: sql.Composable) -> sql.Composed:
     """The statement with `{table}` as the dataset's table and `{placement}` as its placement
-    table (migrations/09), quoted as identifiers."""
+    table (migrations/09), quoted as identifiers; and any other placeholder as `parts` give it."""
     schema, table = dataset.table.split(".")
     placement_schema, placement = dataset.placement_table.split(".")
     return sql.SQL(statement).format(table=sql.Identifier(schema, table),
-                                     placement=sql.Identifier(placement_schema, placement))
+                                     placement=sql.Identifier(placement_schema, placement), **parts)
 
 
-def table_sql(name: str, dataset: Dataset) -> sql.Composed:
+def table_sql(name: str, dataset: Dataset, **parts: sql.Composable) -> sql.Composed:
     """A .sql file whose `{table}` is the dataset's table (and `{placement}` its placement table)."""
-    return _on_table(load_sql(name), dataset)
+    return _on_table(load_sql(name), dataset, **parts)
 
 
 def table_statements(name: str, dataset: Dataset) -> tuple[sql.Composed, ...]:

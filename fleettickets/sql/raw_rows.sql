@@ -7,9 +7,3 @@ CREATE TEMP TABLE raw_rows (
     {columns},
     nul_cells text[]
 ) ON COMMIT DROP;
-CREATE TEMP TABLE applied (
-    ticket_id text PRIMARY KEY,
-    inserted  boolean NOT NULL,
-    changed   boolean NOT NULL,  -- false: only the carrying file moved on
-    old_raw   jsonb  -- null when inserted; the new state is in the table itself
-) ON COMMIT DROP;

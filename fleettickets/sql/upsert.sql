@@ -1,10 +1,12 @@
 -- Apply one file. A row is written when this file is newer than the file that last carried
 -- the ticket: its content if it changed, and in any case the file that carried it, so that a
 -- late file dated between the two can never win (never backwards). A file of the same date
--- (a replay) rewrites nothing. What was written, with its previous content, goes to
--- pg_temp.applied for the post-apply hook (this statement reads {table} at its snapshot,
--- i.e. before the upsert). Returns the file's distinct tickets, how many were inserted,
--- updated (content changed) and carried (newer file, same content).
+-- (a replay) rewrites nothing. `written` is what the upsert wrote, with the previous content
+-- (this statement reads {table} at its snapshot, i.e. before the upsert); the dataset's
+-- history hook <history> (inc_history.sql, or no_history.sql) adds its CTEs over it in the same
+-- statement, and names the rows it wrote `history_rows`: one statement, no temp table
+-- between them. Returns the file's distinct tickets, how many were inserted, updated (content
+-- changed) and carried (newer file, same content), and the history rows written.
 WITH upserted AS (
     INSERT INTO {table} AS cur (ticket_id, raw, source_key, file_ts)
     SELECT ticket_id, raw, %(source_key)s, %(file_ts)s FROM pg_temp.src
@@ -19,16 +21,17 @@ WITH upserted AS (
            OR (excluded.file_ts = cur.file_ts AND cur.raw IS DISTINCT FROM excluded.raw)
     RETURNING cur.ticket_id, (cur.xmax = 0) AS inserted
 ),
-recorded AS (
-    INSERT INTO pg_temp.applied (ticket_id, inserted, changed, old_raw)
-    SELECT u.ticket_id, u.inserted, u.inserted OR old.raw IS DISTINCT FROM s.raw, old.raw
+written AS MATERIALIZED (
+    SELECT u.ticket_id, u.inserted, u.inserted OR old.raw IS DISTINCT FROM s.raw AS changed,
+           old.raw AS old_raw  -- null when inserted; the new state is in pg_temp.src
     FROM upserted u
     JOIN pg_temp.src s USING (ticket_id)
     LEFT JOIN {table} old ON NOT u.inserted AND old.ticket_id = u.ticket_id
-    RETURNING inserted, changed
-)
+),
+{history}
 SELECT (SELECT count(*) FROM pg_temp.src),
        count(*) FILTER (WHERE inserted),
        count(*) FILTER (WHERE changed AND NOT inserted),
-       count(*) FILTER (WHERE NOT changed)
-FROM recorded;
+       count(*) FILTER (WHERE NOT changed),
+       (SELECT count(*) FROM history_rows)
+FROM written;

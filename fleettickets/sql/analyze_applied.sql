@@ -1,2 +1,0 @@
--- Statistics for what the upsert wrote, before the post-apply hook joins it (see analyze_src.sql).
-ANALYZE pg_temp.applied;
