@@ -1,5 +1,6 @@
--- INC's history hook: CTEs composed into upsert.sql, over `written` (what the upsert wrote,
--- with the previous content) and pg_temp.src (the file's tickets). One history row per
+-- INC's history hook: CTEs composed into upsert.sql, over `written` (what the upsert wrote:
+-- the state as written and as it was, from the tables' typed columns, which are generated from
+-- raw exactly as history keeps them) and pg_temp.src (the file's tickets). One history row per
 -- ticket per file where status, bucket, assigned team or owner changed from the previous
 -- file that carried the ticket (a first sighting counts as a change). History is derived
 -- from tickets.inc_observations (every file that carried the ticket), so it equals an
@@ -24,17 +25,14 @@ history_rows AS (
         raw_status, bucket, assigned_team, owner, closed_at,
         prev_raw_status, prev_bucket, prev_assigned_team, prev_owner
     )
-    SELECT w.ticket_id, %(file_ts)s::timestamptz, %(source_key)s::text,
-           s.raw->>'raw_status', s.raw->>'bucket', s.raw->>'assigned_team', s.raw->>'owner',
-           tickets.eat_ts(s.raw->>'closed_at'),
-           w.old_raw->>'raw_status', w.old_raw->>'bucket', w.old_raw->>'assigned_team', w.old_raw->>'owner'
-    FROM written w
-    JOIN pg_temp.src s USING (ticket_id)
-    WHERE w.changed
-      AND (w.inserted
-           OR (s.raw->>'raw_status', s.raw->>'bucket', s.raw->>'assigned_team', s.raw->>'owner')
-              IS DISTINCT FROM
-              (w.old_raw->>'raw_status', w.old_raw->>'bucket', w.old_raw->>'assigned_team', w.old_raw->>'owner'))
+    SELECT ticket_id, %(file_ts)s::timestamptz, %(source_key)s::text,
+           raw_status, bucket, assigned_team, owner, closed_at,
+           prev_raw_status, prev_bucket, prev_assigned_team, prev_owner
+    FROM written
+    WHERE changed
+      AND (inserted
+           OR (raw_status, bucket, assigned_team, owner)
+              IS DISTINCT FROM (prev_raw_status, prev_bucket, prev_assigned_team, prev_owner))
     ON CONFLICT (ticket_id, file_ts) DO NOTHING
     RETURNING 1
 )

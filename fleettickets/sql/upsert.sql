@@ -1,8 +1,8 @@
 -- Apply one file. A row is written when this file is newer than the file that last carried
 -- the ticket: its content if it changed, and in any case the file that carried it, so that a
 -- late file dated between the two can never win (never backwards). A file of the same date
--- (a replay) rewrites nothing. `written` is what the upsert wrote, with the previous content
--- (this statement reads {table} at its snapshot, i.e. before the upsert); the dataset's
+-- (a replay) rewrites nothing. `written` is what the upsert wrote, its state as written and as
+-- it was (this statement reads {table} at its snapshot, i.e. before the upsert); the dataset's
 -- history hook <history> (inc_history.sql, or no_history.sql) adds its CTEs over it in the same
 -- statement, and names the rows it wrote `history_rows`: one statement, no temp table
 -- between them. Returns the file's distinct tickets, how many were inserted, updated (content
@@ -19,11 +19,15 @@ WITH upserted AS (
                                   ELSE cur.last_loaded_at END
         WHERE excluded.file_ts > cur.file_ts
            OR (excluded.file_ts = cur.file_ts AND cur.raw IS DISTINCT FROM excluded.raw)
-    RETURNING cur.ticket_id, (cur.xmax = 0) AS inserted
+    RETURNING cur.ticket_id, (cur.xmax = 0) AS inserted,
+              -- the state a history keeps, as written (typed columns generated from raw)
+              cur.raw_status, cur.bucket, cur.assigned_team, cur.owner, cur.closed_at
 ),
 written AS MATERIALIZED (
-    SELECT u.ticket_id, u.inserted, u.inserted OR old.raw IS DISTINCT FROM s.raw AS changed,
-           old.raw AS old_raw  -- null when inserted; the new state is in pg_temp.src
+    SELECT u.*, u.inserted OR old.raw IS DISTINCT FROM s.raw AS changed,
+           -- and as it was (null when inserted)
+           old.raw_status AS prev_raw_status, old.bucket AS prev_bucket,
+           old.assigned_team AS prev_assigned_team, old.owner AS prev_owner
     FROM upserted u
     JOIN pg_temp.src s USING (ticket_id)
     LEFT JOIN {table} old ON NOT u.inserted AND old.ticket_id = u.ticket_id
