@@ -10,7 +10,8 @@
    an existing block is never overwritten (an operator may have edited it in the UI) unless
    `--overwrite-blocks` is given;
 4. what a self-hosted server needs to stay healthy: an automation that marks flow runs
-   whose heartbeats stopped as Crashed (workers send them: PREFECT_RUNNER_HEARTBEAT_FREQUENCY),
+   whose heartbeats stopped as Crashed (every run sends one every FLOW_HEARTBEAT_SECONDS:
+   prefect.yaml's job variables, the command line's environment),
    and, when FLEETTICKETS_ALERT_BLOCK names a Prefect notification block (Slack, email,
    webhook ...), an automation that sends it every failed or crashed fleettickets run.
 
@@ -36,6 +37,7 @@ from prefect.events.actions import ChangeFlowRunState, SendNotification
 from prefect.events.schemas.automations import EventTrigger, Posture
 from prefect.exceptions import ObjectNotFound
 
+from fleettickets.config import FLOW_HEARTBEAT_SECONDS
 from tasks.blocks import ensure_blocks
 
 # Where flows/ lives (the entrypoints `flows/...py:...` are relative to it): site-packages for the
@@ -45,6 +47,7 @@ WORK_POOL = "fleettickets"
 DEPLOYMENTS = ("ingest-inc/scheduled", "ingest-crq/scheduled", "quarantine-file/on-demand",
                "geocode-catch-up/on-demand")
 ZOMBIE_AUTOMATION = "fleettickets: mark zombie runs crashed"
+ZOMBIE_AFTER_SECONDS = 3 * FLOW_HEARTBEAT_SECONDS  # three missed heartbeats
 FAILURE_AUTOMATION = "fleettickets: notify failed runs"
 TERMINAL = {"prefect.flow-run.Completed", "prefect.flow-run.Failed", "prefect.flow-run.Cancelled",
             "prefect.flow-run.Crashed"}
@@ -124,10 +127,11 @@ def zombie_automation() -> Automation:
             for_each={"prefect.resource.id"},
             posture=Posture.Proactive,
             threshold=1,
-            within=timedelta(seconds=90),
+            within=timedelta(seconds=ZOMBIE_AFTER_SECONDS),
         ),
-        actions=[ChangeFlowRunState(state=StateType.CRASHED,
-                                    message="Marked crashed: no heartbeat for 90 s (worker or machine died).")],
+        actions=[ChangeFlowRunState(
+            state=StateType.CRASHED,
+            message=f"Marked crashed: no heartbeat for {ZOMBIE_AFTER_SECONDS} s (worker or machine died).")],
     )
 
 

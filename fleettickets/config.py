@@ -27,6 +27,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from fleettickets.errors import FleetTicketsError
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/tracksolid_db"
+# How often a flow run tells the Prefect server it is alive (Prefect's minimum; its default is 180
+# s), wherever it runs: the command line, a worker (prefect.yaml's job variables). The zombie
+# automation (deployments/bootstrap.py) marks a run Crashed after three missed heartbeats.
+FLOW_HEARTBEAT_SECONDS = 30
+HEARTBEAT_SETTINGS = ("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "PREFECT_RUNNER_HEARTBEAT_FREQUENCY")  # new, legacy
 PROVIDERS = ("offline", "locationiq", "nominatim")
 
 

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 
+import yaml
 from click.testing import CliRunner
 
+from deployments.bootstrap import zombie_automation
 from fleettickets.cli import main
+from fleettickets.config import FLOW_HEARTBEAT_SECONDS, HEARTBEAT_SETTINGS
 from fleettickets.datasets import CONTRACT_COLUMNS
 from tests.conftest import REPO, run_cli
 from tests.helpers import keys, upload
@@ -106,3 +112,30 @@ def test_an_ingest_run_does_not_import_fastapi(db, settings, s3, monkeypatch):
                 if line.startswith("import time:")}
     assert "prefect.flows" in imported  # the profile is there: the check can fail
     assert not {name for name in imported if name.split(".")[0] == "fastapi"}
+
+
+HEARTBEAT_PROBE = ("from fleettickets.cli import prefect_environment; prefect_environment();"
+                   " from prefect.settings import get_current_settings;"
+                   " print(get_current_settings().flows.heartbeat_frequency)")
+
+
+def _heartbeat_of_a_cli_run(**env: str) -> int:
+    clean = {k: v for k, v in os.environ.items() if k not in HEARTBEAT_SETTINGS}
+    done = subprocess.run([sys.executable, "-c", HEARTBEAT_PROBE], env={**clean, **env},
+                          capture_output=True, text=True, check=True, timeout=120)
+    return int(done.stdout.strip().splitlines()[-1])
+
+
+def test_a_run_the_cli_starts_sends_the_heartbeats_the_zombie_automation_waits_for():
+    """At Prefect's default (180 s), a healthy run started by the command line and longer than the
+    automation's 90 s was marked Crashed while it ran (seen: a 130 s run went Running -> Crashed at
+    92 s -> Completed, and a crash alert went out). A run on a worker gets the same heartbeat from
+    prefect.yaml's job variables, whatever the worker's environment."""
+    window = zombie_automation().trigger.within.total_seconds()
+    assert _heartbeat_of_a_cli_run() == FLOW_HEARTBEAT_SECONDS
+    assert window >= 3 * FLOW_HEARTBEAT_SECONDS  # three heartbeats may be missed before a crash
+    job_env = yaml.safe_load((REPO / "prefect.yaml").read_text())["definitions"]["work_pool"]["job_variables"]["env"]
+    assert int(job_env["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"]) == FLOW_HEARTBEAT_SECONDS
+    # an operator's own setting, by either of Prefect's names, is left alone
+    assert _heartbeat_of_a_cli_run(PREFECT_RUNNER_HEARTBEAT_FREQUENCY="45") == 45
+    assert _heartbeat_of_a_cli_run(PREFECT_FLOWS_HEARTBEAT_FREQUENCY="60") == 60

@@ -17,6 +17,7 @@ from fleettickets.cli.common import as_click_error
 from fleettickets.cli.geocode import geocode
 from fleettickets.cli.ingest import ingest, quarantine
 from fleettickets.cli.sample import sample
+from fleettickets.config import FLOW_HEARTBEAT_SECONDS, HEARTBEAT_SETTINGS
 
 
 class Main(click.Group):
@@ -40,10 +41,7 @@ def main(debug: bool) -> None:
     """Keep the tickets schema in step with the ticket change stream."""
     logging.basicConfig(level=logging.DEBUG if debug else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
-    # The flows a command runs (ingest, geocode) send the library's records to the run's logs in the
-    # UI, as deployment runs do (prefect.yaml's job variables). Prefect reads this when it is first
-    # imported, which the commands do only after this point.
-    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "fleettickets")
+    prefect_environment()
     for noisy in ("httpx", "httpcore", "botocore", "boto3", "urllib3", "s3transfer"):
         # request lines would drown the summary (and could name an endpoint's user)
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -51,6 +49,18 @@ def main(debug: bool) -> None:
         from fleettickets.cli.logs import without_tracebacks
 
         without_tracebacks()
+
+
+def prefect_environment() -> None:
+    """What the flows a command runs (ingest, geocode) need of Prefect, as deployment runs get it
+    from prefect.yaml's job variables. Prefect reads these when it is first imported, which the
+    commands do only after this point; a value the environment sets wins."""
+    # The library's records go to the run's logs in the UI.
+    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "fleettickets")
+    # Heartbeats as the zombie automation expects them: at Prefect's default (180 s) a healthy
+    # run over 90 s long was marked Crashed (and alerted on) while it ran.
+    if not any(os.environ.get(name) for name in HEARTBEAT_SETTINGS):
+        os.environ[HEARTBEAT_SETTINGS[0]] = str(FLOW_HEARTBEAT_SECONDS)
 
 
 for command in (migrate, status, ingest, quarantine, geocode, sample):
