@@ -22,7 +22,7 @@ from tasks.alerts import notify_failure
 from tasks.artifacts import publish_run_artifacts
 from tasks.blocks import run_settings
 from tasks.geocode import run_geocoding
-from tasks.ingest import archive, archived_sha256, list_changes, load, object_sha256
+from tasks.ingest import ArchiveInFlight, archived_sha256, list_changes, load, object_sha256
 from tasks.progress import Progress
 from tasks.run_name import name_flow_run
 from tasks.stream import check_stream_freshness, plan_stream, read_stream_state, record_run, writer_lock
@@ -81,28 +81,34 @@ def apply_in_order(settings: Settings, dataset: Dataset, plan: list[PlannedFile]
 
     Consecutive small files go through their steps together (fleettickets.plan.next_batch): one
     `load` task run, then one `archive` task run for the files that committed, then the progress
-    artifact. A load that stopped early hands back the rest: the next batch starts at the first
-    file not committed."""
+    artifact. A batch's archive runs while the next batch loads (tasks.ingest.ArchiveInFlight):
+    the run waits for it before it goes on. A load that stopped early hands back the rest: the
+    next batch starts at the first file not committed."""
     logger = get_run_logger()
     progress = Progress(dataset.name, len(plan))
+    archiving = ArchiveInFlight()
     done = 0
-    while done < len(plan):
-        batch = next_batch(plan, done)
-        try:
-            done += apply_batch(dataset, batch, summary, lock, dry_run)
-        except (ChangeFileError, WriterLockLost) as exc:
-            summary.finish(Status.FAILED, str(exc))
-            return
-        if batch[0].action is Action.HELD:
-            logger.warning("%s is dated more than %d min ahead of now: held back, not applied",
-                           batch[0].change.key, settings.future_tolerance_minutes)
-        progress.update(done)
+    try:
+        while done < len(plan):
+            batch = next_batch(plan, done)
+            try:
+                done += apply_batch(dataset, batch, summary, lock, dry_run, archiving)
+            except (ChangeFileError, WriterLockLost) as exc:
+                summary.finish(Status.FAILED, str(exc))
+                return
+            if batch[0].action is Action.HELD:
+                logger.warning("%s is dated more than %d min ahead of now: held back, not applied",
+                               batch[0].change.key, settings.future_tolerance_minutes)
+            progress.update(done)
+    finally:
+        archiving.wait()
 
 
 def apply_batch(dataset: Dataset, batch: list[PlannedFile], summary: RunSummary, lock: WriterLock,
-                dry_run: bool) -> int:
+                dry_run: bool, archiving: ArchiveInFlight) -> int:
     """The files of a batch through their steps: load (download -> transform -> upsert, one pass
-    per file, a transaction each), then archive the files that committed. Returns how many of the
+    per file, a transaction each), then archive the files that committed (started here, waited
+    for by the next batch's archive or the end of the run). Returns how many of the
     batch's files are done (a prefix: a load that stopped early leaves the rest to the next batch).
     A held file, a file to archive only or to verify is a batch of its own."""
     planned = batch[0]
@@ -123,7 +129,7 @@ def apply_batch(dataset: Dataset, batch: list[PlannedFile], summary: RunSummary,
         archived = [(p, result.sha256) for p, result in zip(batch, results, strict=False)]
     to_archive = [(p, sha256) for p, sha256 in archived if p.change.in_changes]
     if to_archive and not dry_run:
-        archive(dataset, to_archive)
+        archiving.start(dataset, to_archive)
     return len(archived)
 
 

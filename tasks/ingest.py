@@ -12,6 +12,7 @@ from functools import partial
 from typing import Any
 
 from prefect import get_run_logger, task
+from prefect.futures import PrefectFuture
 from psycopg import Connection
 
 from fleettickets import storage
@@ -144,3 +145,22 @@ def archive(dataset: Dataset, files: list[tuple[PlannedFile, str | None]]) -> li
               for planned, sha256 in files]
     return storage.archive(bucket.client, bucket.name, dataset, hashed)
 
+
+
+class ArchiveInFlight:
+    """A batch's archive runs while the next batch loads: its files have committed, and archiving
+    after commit is all the stream asks (a file committed and not yet archived is only archived by
+    the next run). One at a time: `start` waits for the one before, and the run waits with
+    `wait` before it records its end; an archive's error is raised there."""
+
+    def __init__(self) -> None:
+        self._running: PrefectFuture[list[str]] | None = None
+
+    def start(self, dataset: Dataset, files: list[tuple[PlannedFile, str | None]]) -> None:
+        self.wait()
+        self._running = archive.submit(dataset, files)
+
+    def wait(self) -> None:
+        running, self._running = self._running, None
+        if running is not None:
+            running.result()
