@@ -19,7 +19,7 @@ from fleettickets.plan import Action, PlannedFile, next_batch, republished_error
 from fleettickets.summary import RunSummary, Status
 from flows.plain_flow import plain_flow
 from tasks.alerts import notify_failure
-from tasks.artifacts import publish_run_artifacts
+from tasks.artifacts import publish_run_artifacts, read_sla
 from tasks.blocks import run_settings
 from tasks.geocode import run_geocoding
 from tasks.ingest import ArchiveInFlight, archived_sha256, list_changes, load, object_sha256
@@ -53,11 +53,12 @@ def ingest(dataset_name: str, reseed: bool, from_key: str | None, dry_run: bool,
         plan = plan_stream(dataset, listing, state, summary)                     # apply, replay, archive, verify, hold
         apply_in_order(settings, dataset, plan, summary, lock, dry_run)          # per batch: load -> archive
         record_run(dataset, lock, summary, state)                                # watermark after, status, import_meta
+    sla = read_sla.submit(dataset.name) if summary.files else None               # SLA report, while geocoding
     if geocode and not dry_run:                                                  # geocode clusters, locations;
         summary.geocoding = run_geocoding(budget=settings.geocoder_run_budget)  #  resolve geoms
     freshness = check_stream_freshness(summary, listing)                         # is the exporter keeping up?
     name_flow_run(summary)                                                       # UI: run name
-    publish_run_artifacts(summary, freshness)                                    # UI: watermark, summary, quality, SLA
+    publish_run_artifacts(summary, freshness, sla and sla.result())              # UI: watermark, summary, quality, SLA
     get_run_logger().info(summary.render())                                      # the run's summary, once
     stop_if_failed(dataset, summary, freshness)                                  # a stopped stream, a stale source
     return summary
