@@ -33,7 +33,7 @@ def _stream_rows(bench: Bench) -> list[Row]:
                            "floor+hist", None)]
     if bench.dlt is not None:
         rows.append(ratio_row("10x stream, dlt (beside)", bench.dlt.seconds if bench.dlt.ok else None,
-                              floor.seconds if floor and floor.ok else None, "floor", None))
+                              floor_s, "floor", None))
         if not bench.dlt.ok:
             rows[-1].reference = f"dlt failed: {bench.dlt.error}"[:70]
     return rows

@@ -146,7 +146,6 @@ def archive(dataset: Dataset, files: list[tuple[PlannedFile, str | None]]) -> li
     return storage.archive(bucket.client, bucket.name, dataset, hashed)
 
 
-
 class ArchiveInFlight:
     """A batch's archive runs while the next batch loads: its files have committed, and archiving
     after commit is all the stream asks (a file committed and not yet archived is only archived by

@@ -129,8 +129,8 @@ def _heartbeat_of_a_cli_run(**env: str) -> int:
 def test_a_run_the_cli_starts_sends_the_heartbeats_the_zombie_automation_waits_for():
     """At Prefect's default (180 s), a healthy run started by the command line and longer than the
     automation's 90 s was marked Crashed while it ran (seen: a 130 s run went Running -> Crashed at
-    92 s -> Completed, and a crash alert went out). A run on a worker gets the same heartbeat from
-    prefect.yaml's job variables, whatever the worker's environment."""
+    92 s -> Completed; the failure automation, when set up, alerts on Crashed). A run on a worker
+    gets the same heartbeat from prefect.yaml's job variables, whatever the worker's environment."""
     window = zombie_automation().trigger.within.total_seconds()
     assert _heartbeat_of_a_cli_run() == FLOW_HEARTBEAT_SECONDS
     assert window >= 3 * FLOW_HEARTBEAT_SECONDS  # three heartbeats may be missed before a crash

@@ -58,7 +58,7 @@ def prefect_environment() -> None:
     # The library's records go to the run's logs in the UI.
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "fleettickets")
     # Heartbeats as the zombie automation expects them: at Prefect's default (180 s) a healthy
-    # run over 90 s long was marked Crashed (and alerted on) while it ran.
+    # run over 90 s long was marked Crashed while it ran (which the failure automation alerts on).
     if not any(os.environ.get(name) for name in HEARTBEAT_SETTINGS):
         os.environ[HEARTBEAT_SETTINGS[0]] = str(FLOW_HEARTBEAT_SECONDS)
 
